@@ -1,0 +1,350 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * heraldd.c - the engine's entry point: settings, data directory, cores,
+ * signals.
+ *
+ * Data directory layout (created on first start):
+ *   herald.meta    text, one "key value" per line:
+ *                    herald-data-version 1
+ *                    partitions <n>          fixed for the life of the data
+ *                    hash-key <32 hex>       keys the partition hash
+ *                    created-unix-ms <ms>
+ *   admin.secret   64 lowercase hex digits and a newline, mode 0600
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "base/log.h"
+#include "io/reactor.h"
+#include "net/server.h"
+
+#define HERALDD_VERSION "0.1.0"
+
+struct settings {
+	const char *listen;
+	const char *data_dir;
+	unsigned cores;
+	unsigned partitions;
+	unsigned read_timeout_ms;
+	bool pin;
+	const char *wake;
+	const char *log_level;
+};
+
+static void usage(FILE *f)
+{
+	fprintf(f,
+		"usage: heraldd [options]\n"
+		"\n"
+		"Herald engine: one io_uring reactor per core, wire protocol v1.\n"
+		"Every setting has a working default; no config file is needed.\n"
+		"\n"
+		"  --listen HOST:PORT     address to listen on            (default 127.0.0.1:7600)\n"
+		"  --data DIR             data directory, created if absent (default ./var)\n"
+		"  --cores N              reactor threads, one per core     (default: all online CPUs)\n"
+		"  --partitions N         user partitions; fixed when DIR is created (default %u)\n"
+		"  --read-timeout-ms MS   close a connection that sends part of a frame and then\n"
+		"                         nothing for MS milliseconds      (default %u)\n"
+		"  --no-pin               do not pin core threads to CPUs   (default: pinned)\n"
+		"  --wake MODE            cross-core wake-up: auto, msg_ring or eventfd (default auto)\n"
+		"  --log-level LEVEL      debug, info, warn or error        (default info)\n"
+		"  --version              print the version and exit\n"
+		"  --help                 this text\n"
+		"\n"
+		"On first start the admin secret is written to DIR/admin.secret (mode 0600);\n"
+		"use it with `herald --secret-file DIR/admin.secret app create NAME`.\n"
+		"SIGTERM or SIGINT: stop accepting, answer requests in flight, exit.\n",
+		HRL_PARTITIONS_DEFAULT, HRL_READ_STALL_MS_DEFAULT);
+}
+
+static int parse_uint(const char *s, unsigned lo, unsigned hi, unsigned *out)
+{
+	char *end;
+	errno = 0;
+	unsigned long v = strtoul(s, &end, 10);
+	if (errno || !*s || *end || v < lo || v > hi)
+		return -EINVAL;
+	*out = (unsigned)v;
+	return 0;
+}
+
+static void hex_encode(const uint8_t *p, size_t n, char *out)
+{
+	static const char digits[] = "0123456789abcdef";
+	for (size_t i = 0; i < n; i++) {
+		out[2 * i] = digits[p[i] >> 4];
+		out[2 * i + 1] = digits[p[i] & 15];
+	}
+	out[2 * n] = 0;
+}
+
+static int hex_decode(const char *s, uint8_t *out, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		unsigned v = 0;
+		for (int k = 0; k < 2; k++) {
+			char c = s[2 * i + (size_t)k];
+			v <<= 4;
+			if (c >= '0' && c <= '9')
+				v |= (unsigned)(c - '0');
+			else if (c >= 'a' && c <= 'f')
+				v |= (unsigned)(c - 'a' + 10);
+			else if (c >= 'A' && c <= 'F')
+				v |= (unsigned)(c - 'A' + 10);
+			else
+				return -EINVAL;
+		}
+		out[i] = (uint8_t)v;
+	}
+	return 0;
+}
+
+static int random_bytes(uint8_t *p, size_t n)
+{
+	return getrandom(p, n, 0) == (ssize_t)n ? 0 : -EIO;
+}
+
+static int write_file(const char *path, const char *text, mode_t mode)
+{
+	char tmp[4200];
+	snprintf(tmp, sizeof(tmp), "%s.tmp", path);
+	FILE *f = fopen(tmp, "w");
+	if (!f)
+		return -errno;
+	chmod(tmp, mode);
+	int ok = fputs(text, f) >= 0 && fflush(f) == 0 && fsync(fileno(f)) == 0;
+	ok = fclose(f) == 0 && ok;
+	if (!ok || rename(tmp, path))
+		return -EIO;
+	return 0;
+}
+
+/* Create or open the data directory; fills partitions, hash key, admin secret. */
+static int data_dir_open(const char *dir, unsigned want_partitions, bool partitions_given,
+			 struct net_config *cfg)
+{
+	char path[4096], line[256];
+	uint8_t key[16];
+
+	if (mkdir(dir, 0755) && errno != EEXIST) {
+		fprintf(stderr, "heraldd: cannot create data directory %s: %s\n", dir, strerror(errno));
+		return -errno;
+	}
+	snprintf(path, sizeof(path), "%s/herald.meta", dir);
+	FILE *f = fopen(path, "r");
+	if (!f) {
+		char hex[33], text[512];
+		if (random_bytes(key, sizeof(key)))
+			return -EIO;
+		hex_encode(key, sizeof(key), hex);
+		snprintf(text, sizeof(text),
+			 "herald-data-version 1\npartitions %u\nhash-key %s\ncreated-unix-ms %llu\n",
+			 want_partitions, hex, (unsigned long long)time(NULL) * 1000ull);
+		int rc = write_file(path, text, 0644);
+		if (rc) {
+			fprintf(stderr, "heraldd: cannot write %s: %s\n", path, strerror(-rc));
+			return rc;
+		}
+		cfg->partitions = want_partitions;
+		base_log(BASE_LOG_INFO, "msg=\"data directory created\" dir=%s partitions=%u", dir, want_partitions);
+	} else {
+		bool have_key = false, have_parts = false;
+		unsigned version = 0;
+		while (fgets(line, sizeof(line), f)) {
+			char k[64], v[128];
+			if (sscanf(line, "%63s %127s", k, v) != 2)
+				continue;
+			if (!strcmp(k, "herald-data-version"))
+				parse_uint(v, 1, 1000, &version);
+			else if (!strcmp(k, "partitions"))
+				have_parts = parse_uint(v, 1, HRL_PARTITIONS_MAX, &cfg->partitions) == 0;
+			else if (!strcmp(k, "hash-key"))
+				have_key = strlen(v) == 32 && hex_decode(v, key, sizeof(key)) == 0;
+		}
+		fclose(f);
+		if (version != 1 || !have_parts || !have_key) {
+			fprintf(stderr, "heraldd: %s is damaged or of another version\n", path);
+			return -EINVAL;
+		}
+		if (partitions_given && want_partitions != cfg->partitions) {
+			fprintf(stderr, "heraldd: %s was created with %u partitions; --partitions %u cannot change it\n",
+				dir, cfg->partitions, want_partitions);
+			return -EINVAL;
+		}
+	}
+	memcpy(&cfg->hash_key.k0, key, 8);
+	memcpy(&cfg->hash_key.k1, key + 8, 8);
+
+	snprintf(path, sizeof(path), "%s/admin.secret", dir);
+	f = fopen(path, "r");
+	if (!f) {
+		char hex[2 * HRL_SECRET_BYTES + 2];
+		if (random_bytes(cfg->admin_secret, HRL_SECRET_BYTES))
+			return -EIO;
+		hex_encode(cfg->admin_secret, HRL_SECRET_BYTES, hex);
+		strcat(hex, "\n");
+		int rc = write_file(path, hex, 0600);
+		if (rc) {
+			fprintf(stderr, "heraldd: cannot write %s: %s\n", path, strerror(-rc));
+			return rc;
+		}
+		base_log(BASE_LOG_INFO, "msg=\"admin secret created\" file=%s", path);
+	} else {
+		bool ok = fgets(line, sizeof(line), f) && strlen(line) >= 2 * HRL_SECRET_BYTES &&
+			  hex_decode(line, cfg->admin_secret, HRL_SECRET_BYTES) == 0;
+		fclose(f);
+		if (!ok) {
+			fprintf(stderr, "heraldd: %s must hold 64 hex digits\n", path);
+			return -EINVAL;
+		}
+	}
+	return 0;
+}
+
+static void raise_fd_limit(void)
+{
+	struct rlimit rl;
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+		rl.rlim_cur = rl.rlim_max;
+		setrlimit(RLIMIT_NOFILE, &rl);
+	}
+}
+
+int main(int argc, char **argv)
+{
+	struct settings st = {
+		.listen = "127.0.0.1:7600",
+		.data_dir = "./var",
+		.cores = 0,
+		.partitions = HRL_PARTITIONS_DEFAULT,
+		.read_timeout_ms = HRL_READ_STALL_MS_DEFAULT,
+		.pin = true,
+		.wake = "auto",
+		.log_level = "info",
+	};
+	bool partitions_given = false;
+	static const struct option opts[] = {
+		{ "listen", required_argument, NULL, 'l' },
+		{ "data", required_argument, NULL, 'd' },
+		{ "cores", required_argument, NULL, 'c' },
+		{ "partitions", required_argument, NULL, 'p' },
+		{ "read-timeout-ms", required_argument, NULL, 't' },
+		{ "no-pin", no_argument, NULL, 'P' },
+		{ "wake", required_argument, NULL, 'w' },
+		{ "log-level", required_argument, NULL, 'L' },
+		{ "version", no_argument, NULL, 'V' },
+		{ "help", no_argument, NULL, 'h' },
+		{ 0, 0, 0, 0 },
+	};
+	unsigned ncpu = (unsigned)sysconf(_SC_NPROCESSORS_ONLN);
+	int o;
+
+	while ((o = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+		switch (o) {
+		case 'l': st.listen = optarg; break;
+		case 'd': st.data_dir = optarg; break;
+		case 'c':
+			if (parse_uint(optarg, 1, HRL_CORES_MAX, &st.cores)) {
+				fprintf(stderr, "heraldd: --cores takes 1..%u\n", HRL_CORES_MAX);
+				return 2;
+			}
+			break;
+		case 'p':
+			if (parse_uint(optarg, 1, HRL_PARTITIONS_MAX, &st.partitions)) {
+				fprintf(stderr, "heraldd: --partitions takes 1..%u\n", HRL_PARTITIONS_MAX);
+				return 2;
+			}
+			partitions_given = true;
+			break;
+		case 't':
+			if (parse_uint(optarg, 10, 3600000, &st.read_timeout_ms)) {
+				fprintf(stderr, "heraldd: --read-timeout-ms takes 10..3600000\n");
+				return 2;
+			}
+			break;
+		case 'P': st.pin = false; break;
+		case 'w': st.wake = optarg; break;
+		case 'L': st.log_level = optarg; break;
+		case 'V': printf("heraldd %s\n", HERALDD_VERSION); return 0;
+		case 'h': usage(stdout); return 0;
+		default: usage(stderr); return 2;
+		}
+	}
+	if (optind < argc) {
+		fprintf(stderr, "heraldd: unexpected argument '%s'\n", argv[optind]);
+		usage(stderr);
+		return 2;
+	}
+	if (base_log_parse_level(st.log_level, &base_log_min)) {
+		fprintf(stderr, "heraldd: --log-level takes debug, info, warn or error\n");
+		return 2;
+	}
+	if (!strcmp(st.wake, "eventfd"))
+		iou_force_eventfd = true;
+	else if (strcmp(st.wake, "auto") && strcmp(st.wake, "msg_ring")) {
+		fprintf(stderr, "heraldd: --wake takes auto, msg_ring or eventfd\n");
+		return 2;
+	}
+
+	struct net_config cfg;
+	memset(&cfg, 0, sizeof(cfg));
+	const char *colon = strrchr(st.listen, ':');
+	unsigned port;
+	if (!colon || (size_t)(colon - st.listen) >= sizeof(cfg.listen_host) || colon == st.listen ||
+	    parse_uint(colon + 1, 0, 65535, &port)) {
+		fprintf(stderr, "heraldd: --listen takes IPv4-HOST:PORT, e.g. 127.0.0.1:7600\n");
+		return 2;
+	}
+	memcpy(cfg.listen_host, st.listen, (size_t)(colon - st.listen));
+	cfg.listen_port = (uint16_t)port;
+	cfg.cores = st.cores ? st.cores : (ncpu ? ncpu : 1);
+	cfg.pin = st.pin;
+	cfg.read_stall_ms = st.read_timeout_ms;
+	if (data_dir_open(st.data_dir, st.partitions, partitions_given, &cfg))
+		return 1;
+	if (cfg.partitions < cfg.cores) {
+		fprintf(stderr, "heraldd: %u partitions cannot feed %u cores\n", cfg.partitions, cfg.cores);
+		return 1;
+	}
+	raise_fd_limit();
+
+	sigset_t sigs;
+	sigemptyset(&sigs);
+	sigaddset(&sigs, SIGINT);
+	sigaddset(&sigs, SIGTERM);
+	pthread_sigmask(SIG_BLOCK, &sigs, NULL); /* core threads inherit the mask */
+	signal(SIGPIPE, SIG_IGN);
+
+	static struct net_server srv;
+	int rc = net_server_init(&srv, &cfg);
+	if (rc) {
+		fprintf(stderr, "heraldd: cannot listen on %s: %s\n", st.listen, strerror(-rc));
+		return 1;
+	}
+	rc = net_server_start(&srv);
+	if (rc) {
+		fprintf(stderr, "heraldd: cannot start core threads: %s\n", strerror(-rc));
+		return 1;
+	}
+	printf("heraldd %s: listening on %s:%u with %u cores, %u partitions, data in %s\n",
+	       HERALDD_VERSION, cfg.listen_host, srv.cfg.listen_port, cfg.cores, cfg.partitions, st.data_dir);
+	printf("heraldd: admin secret in %s/admin.secret; stop with Ctrl-C or SIGTERM\n", st.data_dir);
+	fflush(stdout);
+
+	int sig = 0;
+	sigwait(&sigs, &sig);
+	base_log(BASE_LOG_INFO, "msg=\"signal received, draining\" signal=%d", sig);
+	net_server_request_stop(&srv);
+	net_server_wait(&srv);
+	base_log(BASE_LOG_INFO, "msg=\"stopped\"");
+	return 0;
+}

@@ -1,0 +1,69 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * bounds.h - every limit Herald enforces, in one place.
+ *
+ * Names put the unit first and _MAX last (HRL_FRAME_BODY_BYTES_MAX).
+ * Relations between limits are checked with _Static_assert at the bottom,
+ * so a change that breaks one fails the build, not production.
+ */
+#ifndef HERALD_BOUNDS_H
+#define HERALD_BOUNDS_H
+
+/* ---- wire protocol ---------------------------------------------------- */
+#define HRL_FRAME_HEADER_BYTES        24u
+#define HRL_FRAME_BODY_BYTES_MAX      (1u << 20)      /* 1 MiB hard cap */
+#define HRL_STR_BYTES_MAX             65535u          /* u16 length prefix */
+#define HRL_NONCE_BYTES               32u
+#define HRL_MAC_BYTES                 32u
+#define HRL_SECRET_BYTES              32u
+#define HRL_CLIENT_NAME_BYTES_MAX     64u
+
+/* ---- identities --------------------------------------------------------- */
+#define HRL_APP_ID_BYTES_MAX          64u
+#define HRL_APPS_MAX                  1024u
+#define HRL_USER_ID_BYTES_MAX         128u
+#define HRL_ADDRESS_BYTES_MAX         512u
+#define HRL_DEVICES_PER_USER_MAX      32u
+#define HRL_ALIAS_TYPE_BYTES_MAX      32u
+#define HRL_ALIAS_BYTES_MAX           128u
+#define HRL_ALIASES_PER_DEVICE_MAX    8u
+#define HRL_ALIAS_LOOKUP_RESULTS_MAX  1000u           /* devices listed per ALIAS_LOOKUP */
+#define HRL_TAG_BYTES_MAX             64u
+#define HRL_TAGS_PER_USER_MAX         256u
+#define HRL_TAGS_PER_REQUEST_MAX      256u
+#define HRL_ATTR_KEY_BYTES_MAX        64u
+#define HRL_ATTR_VALUE_BYTES_MAX      1024u
+#define HRL_ATTRS_PER_USER_MAX        64u
+#define HRL_ATTRS_PER_REQUEST_MAX     64u
+
+/* ---- partitions and cores --------------------------------------------- */
+#define HRL_PARTITIONS_DEFAULT        1024u
+#define HRL_PARTITIONS_MAX            65536u
+#define HRL_CORES_MAX                 64u
+
+/* ---- reactor ------------------------------------------------------------ */
+#define HRL_URING_ENTRIES             4096u
+#define HRL_RECV_BUF_BYTES            (64u << 10)
+#define HRL_RECV_BUFS_PER_CORE        128u            /* power of two */
+#define HRL_CONNS_PER_CORE_MAX        65536u
+#define HRL_CONN_INFLIGHT_MAX         4096u           /* requests per connection */
+#define HRL_CONN_OUT_BYTES_MAX        (8u << 20)      /* stop reading above this */
+#define HRL_CONN_IN_BYTES_MAX         (HRL_FRAME_HEADER_BYTES + HRL_FRAME_BODY_BYTES_MAX + HRL_RECV_BUF_BYTES)
+#define HRL_XRING_SLOTS               8192u           /* per ordered core pair, power of two */
+#define HRL_XRING_BURST_MAX           256u
+#define HRL_TICK_MS                   100u
+#define HRL_READ_STALL_MS_DEFAULT     10000u          /* half a frame, then silence */
+#define HRL_AUTH_FAILURES_MAX         1u              /* then the connection closes */
+
+_Static_assert(HRL_FRAME_BODY_BYTES_MAX < (1u << 31), "body length must fit a signed 32-bit int");
+_Static_assert((HRL_RECV_BUFS_PER_CORE & (HRL_RECV_BUFS_PER_CORE - 1)) == 0, "buf ring size: power of two");
+_Static_assert((HRL_XRING_SLOTS & (HRL_XRING_SLOTS - 1)) == 0, "xring size: power of two");
+_Static_assert(HRL_XRING_BURST_MAX <= HRL_XRING_SLOTS, "burst fits the ring");
+_Static_assert(HRL_USER_ID_BYTES_MAX <= HRL_STR_BYTES_MAX, "user id fits a str");
+_Static_assert(HRL_ADDRESS_BYTES_MAX <= HRL_STR_BYTES_MAX, "address fits a str");
+_Static_assert(HRL_ATTR_VALUE_BYTES_MAX <= HRL_STR_BYTES_MAX, "attr value fits a str");
+_Static_assert(HRL_CONN_OUT_BYTES_MAX >= 2 * HRL_FRAME_BODY_BYTES_MAX, "one full answer always fits");
+_Static_assert(HRL_PARTITIONS_DEFAULT <= HRL_PARTITIONS_MAX, "default partitions within max");
+_Static_assert(HRL_CORES_MAX <= HRL_PARTITIONS_DEFAULT, "every core can own a partition");
+
+#endif

@@ -1,0 +1,404 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * herald.h - libherald, the C client of Herald wire protocol v1.
+ *
+ * Three layers, each built on the one below:
+ *
+ *   1. Pipelining. herald_req_begin .. herald_req_end (or herald_submit, or
+ *      a herald_submit_<op>) appends one request frame to the connection's
+ *      output buffer and hands back its request id; nothing is sent yet.
+ *      herald_flush sends the buffer; herald_recv returns the next answer,
+ *      whatever request it answers (the engine may answer out of order),
+ *      and sends anything still buffered first. Many frames go out in one
+ *      send() and come in with one recv(); no memory is allocated per
+ *      frame once the buffers have grown to the working size.
+ *   2. Decoding. herald_decode_<op> turns one answer into C values.
+ *   3. Blocking calls. herald_<op> = submit + wait for that answer + decode.
+ *      They need a connection with no pipelined request outstanding.
+ *
+ * Return values, everywhere:
+ *
+ *   0          success
+ *   -errno     the library or the transport failed: -ECONNRESET (the engine
+ *              closed), -ETIMEDOUT, -EPROTO (the engine sent a frame that
+ *              breaks the protocol: bad magic, version, flags or CRC, a
+ *              body that does not decode exactly, an answer to a request
+ *              that was never sent), -EINVAL, -EMSGSIZE, -ENOMEM, -EBUSY,
+ *              -ENOTCONN (the connection is unusable after an earlier
+ *              failure; close it). See herald_strerror.
+ *   > 0        the engine answered with an error frame; the value is its
+ *              HRL_E_* code (include/herald_proto.h) and herald_errmsg()
+ *              returns the message. Only blocking calls return this; in
+ *              the pipelined API the code is in herald_reply.error.
+ *
+ * After -EPROTO, -ETIMEDOUT from a blocking call, or an error that closes
+ * the connection (HRL_E_AUTH_FAILED, HRL_E_BAD_MAGIC, HRL_E_FRAME_TOO_LARGE,
+ * HRL_E_TIMEOUT), the connection is dead: every later call returns an error
+ * and the only thing left to do is herald_close.
+ *
+ * Threads: a connection belongs to one thread at a time. Different
+ * connections may be used from different threads at once. Functions that
+ * take no connection (herald_secret_*, names, herald_decode_*) may be
+ * called from any thread.
+ *
+ * Strings passed in are NUL-terminated UTF-8 and are copied before the
+ * call returns. Strings handed back are NUL-terminated.
+ */
+#ifndef HERALD_H
+#define HERALD_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "include/bounds.h"
+#include "include/herald_proto.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+struct herald_conn; /* opaque */
+
+/* ---- connection ------------------------------------------------------- */
+
+/*
+ * Connect to "host:port" ("127.0.0.1:7600", "localhost:7600", "[::1]:7600";
+ * without ":port" the port is 7600). timeout_ms bounds the connect and
+ * becomes the connection's I/O timeout (see herald_set_timeout); a negative
+ * value means no limit. On success *connp is a new connection, to be
+ * released with herald_close. Returns 0 or -errno (-EINVAL for a malformed
+ * address, -ENXIO for a host that does not resolve, -ECONNREFUSED,
+ * -ETIMEDOUT, ...). No frame is exchanged: call herald_login next.
+ */
+int herald_connect(const char *addr, int timeout_ms, struct herald_conn **connp);
+
+/* Close the socket and free everything. NULL is allowed. */
+void herald_close(struct herald_conn *c);
+
+/*
+ * How long one call may wait for the engine, in milliseconds: a negative
+ * value waits for ever, 0 does not wait at all. Applies to each blocking
+ * call as a whole, to herald_recv and to herald_flush.
+ */
+void herald_set_timeout(struct herald_conn *c, int timeout_ms);
+
+/* The socket, for poll() by callers that run their own event loop. */
+int herald_fd(const struct herald_conn *c);
+
+/*
+ * The engine's error of the last blocking call that returned > 0: its code
+ * (0 if the last call did not end with an engine error) and its message
+ * ("" if none). The string stays valid until the next call on c.
+ */
+int herald_errcode(const struct herald_conn *c);
+const char *herald_errmsg(const struct herald_conn *c);
+
+/*
+ * Text for any return value of this library: "OK" for 0, the protocol name
+ * of an engine error ("E_NOT_FOUND") for > 0, strerror() for -errno.
+ * Static storage (strerror's for -errno); any thread.
+ */
+const char *herald_strerror(int rc);
+/* Protocol name of an HRL_E_* code, "E_UNKNOWN" if not a v1 code. */
+const char *herald_err_name(int code);
+
+/* ---- secrets ----------------------------------------------------------- */
+
+/*
+ * Parse a secret written as 64 hex digits (either case), optionally
+ * followed by whitespace (a trailing newline as in admin.secret). Returns 0
+ * or -EINVAL. Any thread.
+ */
+int herald_secret_parse(const char *hex, uint8_t secret[HRL_SECRET_BYTES]);
+/* Write the 64 lowercase hex digits and a NUL into out. Any thread. */
+void herald_secret_format(const uint8_t secret[HRL_SECRET_BYTES],
+			  char out[2 * HRL_SECRET_BYTES + 1]);
+/*
+ * Read a secret file (64 hex digits, optional newline). Returns 0, -EINVAL
+ * if the content is not a secret, or the -errno of open/read.
+ */
+int herald_secret_read_file(const char *path, uint8_t secret[HRL_SECRET_BYTES]);
+
+/* ---- session ----------------------------------------------------------- */
+
+struct herald_hello_info {
+	uint8_t version;
+	uint16_t core_count;
+	uint32_t max_body_bytes;
+	uint8_t nonce[HRL_NONCE_BYTES];
+	const char *server_name; /* valid until the next HELLO or close */
+};
+
+/*
+ * HELLO: agree on version 1 and fetch a nonce for AUTH. client_name may be
+ * NULL ("libherald"); at most HRL_CLIENT_NAME_BYTES_MAX bytes. info may be
+ * NULL. Returns 0, -errno or an engine error code.
+ */
+int herald_hello(struct herald_conn *c, const char *client_name, struct herald_hello_info *info);
+
+/*
+ * AUTH with the nonce of the last successful herald_hello (-EINVAL if there
+ * is none; a nonce is good for one AUTH). mac = HMAC-SHA256(secret,
+ * nonce || app_id). role (may be NULL) gets HRL_ROLE_APP or HRL_ROLE_ADMIN.
+ * A wrong secret returns HRL_E_AUTH_FAILED and the connection is dead.
+ */
+int herald_auth(struct herald_conn *c, const char *app_id, const uint8_t secret[HRL_SECRET_BYTES],
+		uint8_t *role);
+
+/* herald_hello then herald_auth. Same returns. */
+int herald_login(struct herald_conn *c, const char *app_id,
+		 const uint8_t secret[HRL_SECRET_BYTES]);
+
+/* ---- pipelining ---------------------------------------------------------- */
+
+/*
+ * Build a request in place, at the end of the output buffer:
+ *   herald_req_begin(c, HRL_OP_TAG_ADD);
+ *   herald_req_str(c, "alice"); herald_req_u16(c, 1); herald_req_str(c, "vip");
+ *   herald_req_end(c, &id);
+ * Field functions never fail by themselves; a failure (body over
+ * HRL_FRAME_BODY_BYTES_MAX, a str over 65535 bytes, out of memory) is
+ * remembered and reported by herald_req_end, which then drops the request.
+ * No other call on c may come between begin and end.
+ * herald_req_begin returns 0 or -ENOTCONN; herald_req_end returns 0 (and
+ * the new request id in *request_id, never 0) or -EMSGSIZE / -ENOMEM /
+ * -errno of a send that the full buffer started (see herald_flush).
+ */
+int herald_req_begin(struct herald_conn *c, uint16_t opcode);
+void herald_req_u8(struct herald_conn *c, uint8_t v);
+void herald_req_u16(struct herald_conn *c, uint16_t v);
+void herald_req_u32(struct herald_conn *c, uint32_t v);
+void herald_req_u64(struct herald_conn *c, uint64_t v);
+void herald_req_str(struct herald_conn *c, const char *s);            /* NUL-terminated */
+void herald_req_strn(struct herald_conn *c, const char *s, size_t n); /* n bytes */
+void herald_req_raw(struct herald_conn *c, const void *p, size_t n);
+int herald_req_end(struct herald_conn *c, uint64_t *request_id);
+
+/*
+ * One request whose body is already encoded (for instance with net_wr_*
+ * of net/wire.h, or by hand). body may be NULL when body_len is 0.
+ * Returns like herald_req_end.
+ */
+int herald_submit(struct herald_conn *c, uint16_t opcode, const void *body, size_t body_len,
+		  uint64_t *request_id);
+
+/*
+ * Send everything buffered. While the socket is full it also reads answers
+ * into the input buffer, so a client that pipelines much more than the
+ * engine will hold cannot deadlock. Returns 0, -ETIMEDOUT (what is left
+ * stays buffered), or -errno of the socket.
+ */
+int herald_flush(struct herald_conn *c);
+
+/* Requests submitted whose answer herald_recv has not returned yet. */
+size_t herald_inflight(const struct herald_conn *c);
+
+/*
+ * One answer. body/message point into the connection's input buffer and
+ * stay valid until the next call on the connection.
+ */
+struct herald_reply {
+	uint64_t request_id; /* 0: a connection-level error (section 6) */
+	uint16_t opcode;     /* the request's opcode (0 with request_id 0) */
+	uint16_t error;      /* 0, or the HRL_E_* code of an error answer */
+	const char *message; /* error message, not NUL-terminated; NULL if no error */
+	size_t message_len;
+	const uint8_t *body; /* the answer body (of an error: the raw error body) */
+	size_t body_len;
+};
+
+/*
+ * Send what is buffered, then wait (up to the connection's timeout) for the
+ * next answer and fill *r. Every frame is checked in full: magic, version,
+ * RESPONSE flag, no unknown flags, length, CRC, a known opcode, and a body
+ * that decodes exactly as section 5 of the protocol says (an error body as
+ * u16 code + str message). Returns 0, -ETIMEDOUT (nothing lost; call
+ * again), -EPROTO (the connection is dead), -ECONNRESET when the engine
+ * closed and every answer it sent has been returned, or -errno.
+ */
+int herald_recv(struct herald_conn *c, struct herald_reply *r);
+
+/* ---- enumerations -------------------------------------------------------- */
+
+/*
+ * Names of channels ("push", "sms", "email", "wechat", "webhook"), vendors
+ * ("none", "apns", "fcm", "huawei", "xiaomi", "oppo", "vivo", "honor",
+ * "meizu") and platforms ("none", "android", "ios", "harmony", "web").
+ * *_name returns NULL for a value outside the table; *_parse returns the
+ * value or -EINVAL. Static tables; any thread.
+ */
+const char *herald_channel_name(unsigned v);
+const char *herald_vendor_name(unsigned v);
+const char *herald_platform_name(unsigned v);
+int herald_channel_parse(const char *name);
+int herald_vendor_parse(const char *name);
+int herald_platform_parse(const char *name);
+
+/* ---- operations ------------------------------------------------------------
+ *
+ * For each operation X:
+ *   herald_submit_X(c, args..., &request_id)   queue the request (layer 1)
+ *   herald_decode_X(reply, outs...)            decode its answer (layer 2):
+ *        0, -EPROTO if the body does not match, the error code (> 0) if
+ *        the reply is an error answer, -EINVAL if it answers another opcode
+ *   herald_X(c, args..., outs...)              the blocking call (layer 3)
+ * Out pointers may be NULL when the value is not wanted. Results that
+ * have a variable size are allocated in one block, returned through a
+ * pointer, and released by the matching herald_*_free (NULL allowed).
+ */
+
+/* PING: the engine echoes data; herald_ping checks the echo and gives the
+ * round trip in *rtt_ns (may be NULL). Works after HELLO, without AUTH. */
+int herald_submit_ping(struct herald_conn *c, const void *data, size_t len, uint64_t *request_id);
+int herald_ping(struct herald_conn *c, const void *data, size_t len, uint64_t *rtt_ns);
+
+struct herald_core_stats {
+	uint16_t core;
+	uint32_t partitions_owned;
+	uint64_t connections_open;
+	uint64_t requests_total;
+	uint64_t forwarded_total;
+	uint64_t users;
+};
+struct herald_stats {
+	uint16_t core_count;
+	struct herald_core_stats *cores; /* core_count entries */
+};
+int herald_submit_stats(struct herald_conn *c, uint64_t *request_id);
+int herald_decode_stats(const struct herald_reply *r, struct herald_stats **out);
+int herald_stats(struct herald_conn *c, struct herald_stats **out);
+void herald_stats_free(struct herald_stats *s);
+
+/* APP_CREATE (admin): the new app's secret in secret[]. */
+int herald_submit_app_create(struct herald_conn *c, const char *app_id, uint64_t *request_id);
+int herald_decode_app_create(const struct herald_reply *r, uint8_t secret[HRL_SECRET_BYTES]);
+int herald_app_create(struct herald_conn *c, const char *app_id, uint8_t secret[HRL_SECRET_BYTES]);
+
+struct herald_app_info {
+	const char *app_id;
+	uint64_t created_unix_ms;
+	uint32_t secret_version;
+};
+struct herald_app_list {
+	uint32_t count;
+	struct herald_app_info *apps; /* sorted by app id */
+};
+int herald_submit_app_list(struct herald_conn *c, uint64_t *request_id);
+int herald_decode_app_list(const struct herald_reply *r, struct herald_app_list **out);
+int herald_app_list(struct herald_conn *c, struct herald_app_list **out);
+void herald_app_list_free(struct herald_app_list *l);
+
+/* APP_ROTATE (admin, or an app for itself): new secret and its version. */
+int herald_submit_app_rotate(struct herald_conn *c, const char *app_id, uint64_t *request_id);
+int herald_decode_app_rotate(const struct herald_reply *r, uint8_t secret[HRL_SECRET_BYTES],
+			     uint32_t *secret_version);
+int herald_app_rotate(struct herald_conn *c, const char *app_id, uint8_t secret[HRL_SECRET_BYTES],
+		      uint32_t *secret_version);
+
+/* BIND: *created is true for a new device, false if it was bound already. */
+int herald_submit_bind(struct herald_conn *c, const char *user_id, uint8_t channel, uint8_t vendor,
+		       uint8_t platform, const char *address, uint64_t *request_id);
+int herald_decode_bind(const struct herald_reply *r, uint32_t *device_id, bool *created);
+int herald_bind(struct herald_conn *c, const char *user_id, uint8_t channel, uint8_t vendor,
+		uint8_t platform, const char *address, uint32_t *device_id, bool *created);
+
+int herald_submit_unbind(struct herald_conn *c, const char *user_id, uint32_t device_id,
+			 uint64_t *request_id);
+int herald_decode_unbind(const struct herald_reply *r);
+int herald_unbind(struct herald_conn *c, const char *user_id, uint32_t device_id);
+
+/*
+ * ALIAS_SET: the replaced alias ("" if none) is copied into previous,
+ * which must hold HRL_ALIAS_BYTES_MAX + 1 bytes (previous_size is checked:
+ * -EINVAL if smaller). previous may be NULL.
+ */
+int herald_submit_alias_set(struct herald_conn *c, const char *user_id, uint32_t device_id,
+			    const char *alias_type, const char *alias, uint64_t *request_id);
+int herald_decode_alias_set(const struct herald_reply *r, char *previous, size_t previous_size);
+int herald_alias_set(struct herald_conn *c, const char *user_id, uint32_t device_id,
+		     const char *alias_type, const char *alias, char *previous,
+		     size_t previous_size);
+
+int herald_submit_alias_del(struct herald_conn *c, const char *user_id, uint32_t device_id,
+			    const char *alias_type, uint64_t *request_id);
+int herald_decode_alias_del(const struct herald_reply *r);
+int herald_alias_del(struct herald_conn *c, const char *user_id, uint32_t device_id,
+		     const char *alias_type);
+
+struct herald_alias_hit {
+	const char *user_id;
+	uint32_t device_id;
+};
+struct herald_alias_hits {
+	uint16_t count;
+	struct herald_alias_hit *hits; /* in no particular order */
+};
+int herald_submit_alias_lookup(struct herald_conn *c, const char *alias_type, const char *alias,
+			       uint64_t *request_id);
+int herald_decode_alias_lookup(const struct herald_reply *r, struct herald_alias_hits **out);
+int herald_alias_lookup(struct herald_conn *c, const char *alias_type, const char *alias,
+			struct herald_alias_hits **out);
+void herald_alias_hits_free(struct herald_alias_hits *h);
+
+/* TAG_ADD / TAG_DEL: n tags (n <= 65535, else -EINVAL); *changed is how
+ * many were actually added or removed. */
+int herald_submit_tag_add(struct herald_conn *c, const char *user_id, const char *const *tags,
+			  size_t n, uint64_t *request_id);
+int herald_submit_tag_del(struct herald_conn *c, const char *user_id, const char *const *tags,
+			  size_t n, uint64_t *request_id);
+int herald_decode_tag_add(const struct herald_reply *r, uint16_t *added);
+int herald_decode_tag_del(const struct herald_reply *r, uint16_t *removed);
+int herald_tag_add(struct herald_conn *c, const char *user_id, const char *const *tags, size_t n,
+		   uint16_t *added);
+int herald_tag_del(struct herald_conn *c, const char *user_id, const char *const *tags, size_t n,
+		   uint16_t *removed);
+
+/* A key and value, both NUL-terminated; an empty value deletes the key. */
+struct herald_attr {
+	const char *key;
+	const char *value;
+};
+/* ATTR_SET: n pairs (n <= 65535); *attr_count is the user's count after. */
+int herald_submit_attr_set(struct herald_conn *c, const char *user_id,
+			   const struct herald_attr *attrs, size_t n, uint64_t *request_id);
+int herald_decode_attr_set(const struct herald_reply *r, uint16_t *attr_count);
+int herald_attr_set(struct herald_conn *c, const char *user_id, const struct herald_attr *attrs,
+		    size_t n, uint16_t *attr_count);
+
+struct herald_alias {
+	const char *alias_type;
+	const char *alias;
+};
+struct herald_device {
+	uint32_t device_id;
+	uint8_t channel;  /* enum hrl_channel */
+	uint8_t vendor;   /* enum hrl_vendor */
+	uint8_t platform; /* enum hrl_platform */
+	uint8_t state;    /* 0 = active */
+	uint64_t bound_unix_ms;
+	const char *address;
+	uint8_t alias_count;
+	struct herald_alias *aliases;
+};
+struct herald_user {
+	const char *user_id;
+	uint16_t partition;
+	uint16_t device_count;
+	struct herald_device *devices; /* by increasing device_id */
+	uint16_t tag_count;
+	const char **tags;             /* sorted bytewise */
+	uint16_t attr_count;
+	struct herald_attr *attrs;     /* sorted bytewise by key */
+};
+/* USER_SHOW: *out is one allocation, released with herald_user_free. */
+int herald_submit_user_show(struct herald_conn *c, const char *user_id, uint64_t *request_id);
+int herald_decode_user_show(const struct herald_reply *r, struct herald_user **out);
+int herald_user_show(struct herald_conn *c, const char *user_id, struct herald_user **out);
+void herald_user_free(struct herald_user *u);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif

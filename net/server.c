@@ -1,0 +1,858 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * server.c - listeners, connections, framing and request routing; see
+ * server.h for the path of a request and docs/PROTOCOL.md for the wire.
+ *
+ * Connection life:
+ *   accepted -> recv armed (multishot, provided buffers)
+ *   frames parsed as bytes arrive; answers appended to `out`
+ *   before the loop sleeps, `out` is swapped with `sending` and sent
+ *   EOF / drain: no more reading; close once in-flight answers are sent
+ *   close: shutdown(2) the socket, wait for every io_uring op and every
+ *   call on another core to come back, then close(2) and free.
+ * A connection is paused (input kept, not parsed) while it has
+ * HRL_CONN_INFLIGHT_MAX requests on other cores or HRL_CONN_OUT_BYTES_MAX
+ * of answers unsent; its receive is cancelled if input piles up meanwhile.
+ */
+#include "net/server.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netinet/tcp.h>
+#include <stddef.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "base/assert.h"
+#include "base/crc32c.h"
+#include "base/log.h"
+
+#ifdef HRL_JEMALLOC
+#include <jemalloc/jemalloc.h>
+#endif
+
+enum net_op_kind {
+	NET_OP_ACCEPT = IOU_OP_USER,
+	NET_OP_RECV,
+	NET_OP_SEND,
+};
+
+enum net_msg_kind {
+	NET_MSG_CALL = 0,  /* run the call's next step here */
+	NET_MSG_REPLY = 1, /* the call is done: deliver its answer */
+};
+
+#define container_of(p, type, member) ((type *)((char *)(p) - offsetof(type, member)))
+
+static pthread_barrier_t start_barrier;
+
+static inline struct net_core *net_core_of(struct iou_core *c)
+{
+	return (struct net_core *)c; /* io is the first member */
+}
+
+uint32_t net_user_partition(const struct net_server *s, uint64_t user_hash)
+{
+	return base_hash_reduce(user_hash, s->cfg.partitions);
+}
+
+/* ---- answers ------------------------------------------------------------------ */
+
+void net_ctx_begin(struct net_ctx *x, struct net_wr *w)
+{
+	net_wr_begin(w, x->out, x->opcode, HRL_FLAG_RESPONSE, x->request_id);
+}
+
+void net_ctx_error(struct net_ctx *x, uint16_t code, const char *msg)
+{
+	if (x->call)
+		x->out->len = x->out->off = 0; /* a call's buffer holds only its answer */
+	if (net_wr_error(x->out, x->opcode, x->request_id, code, msg))
+		base_log(BASE_LOG_ERROR, "msg=\"cannot encode error answer\" code=%u", code);
+}
+
+void net_ctx_end(struct net_ctx *x, struct net_wr *w)
+{
+	int rc = net_wr_end(w);
+	if (rc)
+		net_ctx_error(x, HRL_E_INTERNAL,
+			      rc == -EMSGSIZE ? "answer exceeds the frame size limit" : "out of memory");
+}
+
+/* ---- connection table ------------------------------------------------------------ */
+
+static struct net_conn *conn_lookup(struct net_core *nc, uint32_t idx, uint32_t gen)
+{
+	if (idx >= nc->conn_cap)
+		return NULL;
+	struct net_conn *c = nc->conns[idx];
+	return c && c->gen == gen ? c : NULL;
+}
+
+static struct net_conn *conn_new(struct net_core *nc, int fd)
+{
+	if (!nc->free_count) {
+		uint32_t cap = nc->conn_cap ? nc->conn_cap * 2 : 256;
+		if (cap > HRL_CONNS_PER_CORE_MAX)
+			return NULL;
+		struct net_conn **t = realloc(nc->conns, cap * sizeof(*t));
+		if (!t)
+			return NULL;
+		nc->conns = t;
+		uint32_t *f = realloc(nc->free_idx, cap * sizeof(*f));
+		if (!f)
+			return NULL;
+		nc->free_idx = f;
+		for (uint32_t i = cap; i > nc->conn_cap; i--) {
+			nc->conns[i - 1] = NULL;
+			nc->free_idx[nc->free_count++] = i - 1;
+		}
+		nc->conn_cap = cap;
+	}
+	struct net_conn *c = calloc(1, sizeof(*c));
+	if (!c)
+		return NULL;
+	c->idx = nc->free_idx[--nc->free_count];
+	c->gen = ++nc->next_gen;
+	c->fd = fd;
+	c->nc = nc;
+	c->recv_op.kind = NET_OP_RECV;
+	c->send_op.kind = NET_OP_SEND;
+	nc->conns[c->idx] = c;
+	nc->conns_open++;
+	return c;
+}
+
+static void conn_maybe_free(struct net_conn *c)
+{
+	if (!c->closing || c->ops_pending || c->inflight)
+		return;
+	struct net_core *nc = c->nc;
+	if (c->dirty) {
+		/* unlink from the flush list */
+		struct net_conn **pp = &nc->dirty;
+		while (*pp && *pp != c)
+			pp = &(*pp)->dirty_next;
+		if (*pp)
+			*pp = c->dirty_next;
+	}
+	close(c->fd);
+	base_buf_free(&c->in);
+	base_buf_free(&c->out);
+	base_buf_free(&c->sending);
+	nc->conns[c->idx] = NULL;
+	nc->free_idx[nc->free_count++] = c->idx;
+	nc->conns_open--;
+	free(c);
+}
+
+static void conn_close(struct net_conn *c)
+{
+	if (c->closing)
+		return;
+	c->closing = true;
+	shutdown(c->fd, SHUT_RDWR); /* ends the armed recv and any send */
+	if (c->recv_armed) {
+		struct io_uring_sqe *sqe = iou_sqe(&c->nc->io);
+		io_uring_prep_cancel64(sqe, (uint64_t)(uintptr_t)&c->recv_op, 0);
+		io_uring_sqe_set_data(sqe, &c->nc->io.ignore_op);
+	}
+	conn_maybe_free(c);
+}
+
+void net_conn_close_after_flush(struct net_conn *c)
+{
+	c->close_after_flush = true;
+}
+
+static void conn_mark_dirty(struct net_conn *c)
+{
+	if (c->dirty || c->closing)
+		return;
+	c->dirty = true;
+	c->dirty_next = c->nc->dirty;
+	c->nc->dirty = c;
+}
+
+static bool conn_idle_out(const struct net_conn *c)
+{
+	return !c->send_busy && !base_buf_readable(&c->out) && !base_buf_readable(&c->sending);
+}
+
+/* Close a connection that has nothing more to do. */
+static void conn_check_done(struct net_conn *c)
+{
+	if (c->closing)
+		return;
+	if (!conn_idle_out(c))
+		return;
+	if (c->close_after_flush || (c->rd_closed && !c->inflight && !c->paused))
+		conn_close(c); /* calls still out keep the memory until they are back */
+}
+
+static void conn_arm_recv(struct net_conn *c)
+{
+	if (c->recv_armed || c->closing || c->rd_closed)
+		return;
+	struct io_uring_sqe *sqe = iou_sqe(&c->nc->io);
+	io_uring_prep_recv_multishot(sqe, c->fd, NULL, 0, 0);
+	sqe->flags |= IOSQE_BUFFER_SELECT;
+	sqe->buf_group = IOU_BUF_GROUP;
+	io_uring_sqe_set_data(sqe, &c->recv_op);
+	c->recv_armed = true;
+	c->ops_pending++;
+}
+
+static bool conn_over_limits(const struct net_conn *c)
+{
+	return c->inflight >= HRL_CONN_INFLIGHT_MAX ||
+	       base_buf_readable(&c->out) + base_buf_readable(&c->sending) > HRL_CONN_OUT_BYTES_MAX;
+}
+
+/* ---- routing of requests ------------------------------------------------------------ */
+
+static void call_free(struct net_call *call)
+{
+	base_buf_free(&call->resp);
+	base_buf_free(&call->scratch);
+	free(call);
+}
+
+static void conn_resume(struct net_conn *c);
+
+static void call_deliver(struct net_core *nc, struct net_call *call)
+{
+	struct net_conn *c = conn_lookup(nc, call->conn_idx, call->conn_gen);
+	if (c) {
+		ALWAYS(c->inflight > 0);
+		c->inflight--;
+		if (!c->closing) {
+			if (base_buf_append(&c->out, base_buf_head(&call->resp), base_buf_readable(&call->resp)))
+				conn_close(c); /* out of memory: the client sees EOF, not a wrong answer */
+			else
+				conn_mark_dirty(c);
+		}
+	}
+	call_free(call);
+	if (c) {
+		conn_resume(c);
+		conn_check_done(c);
+		conn_maybe_free(c);
+	}
+}
+
+/* Run the call's steps while they are on this core; ship it when not. */
+static void call_run(struct net_core *nc, struct net_call *call, unsigned core)
+{
+	for (;;) {
+		if (core != nc->id) {
+			struct iou_msg m = { .kind = NET_MSG_CALL, .src_core = (uint16_t)nc->id, .ptr = call };
+			iou_send(&nc->io, core, &m);
+			return;
+		}
+		struct net_ctx x = {
+			.nc = nc,
+			.call = call,
+			.opcode = call->opcode,
+			.request_id = call->request_id,
+			.app_idx = call->app_idx,
+			.role = call->role,
+			.body = call->body,
+			.body_len = call->body_len,
+			.out = &call->resp,
+			.next_core = -1,
+		};
+		net_ops[call->opcode].fn(&x);
+		call->step++;
+		if (x.next_core < 0)
+			break;
+		ALWAYS((unsigned)x.next_core < nc->srv->ncores);
+		core = (unsigned)x.next_core;
+	}
+	if (call->origin == nc->id) {
+		call_deliver(nc, call);
+	} else {
+		struct iou_msg m = { .kind = NET_MSG_REPLY, .src_core = (uint16_t)nc->id, .ptr = call };
+		iou_send(&nc->io, call->origin, &m);
+	}
+}
+
+static void on_msg_call(struct iou_core *io, const struct iou_msg *m)
+{
+	call_run(net_core_of(io), m->ptr, io->id);
+}
+
+static void on_msg_reply(struct iou_core *io, const struct iou_msg *m)
+{
+	call_deliver(net_core_of(io), m->ptr);
+}
+
+/* Where a request runs first. Malformed bodies run here and get E_BAD_BODY. */
+static unsigned route_target(struct net_core *nc, struct net_conn *c, const struct net_op_desc *d,
+			     const uint8_t *body, uint32_t len)
+{
+	struct net_server *s = nc->srv;
+	struct net_rd r;
+	const char *a, *b;
+	size_t alen, blen;
+
+	switch (d->route) {
+	case NET_ROUTE_USER:
+		net_rd_init(&r, body, len);
+		alen = net_rd_str(&r, &a);
+		if (r.bad)
+			return nc->id;
+		return net_partition_core(s, net_user_partition(s, sto_user_hash(&s->cfg.hash_key, c->app_idx, a, alen)));
+	case NET_ROUTE_ALIAS:
+		net_rd_init(&r, body, len);
+		alen = net_rd_str(&r, &a);
+		blen = net_rd_str(&r, &b);
+		if (r.bad)
+			return nc->id;
+		return net_partition_core(s, net_user_partition(s, sto_alias_hash(&s->cfg.hash_key, c->app_idx, a, alen, b, blen)));
+	case NET_ROUTE_APPS:
+	case NET_ROUTE_ALL:
+		return 0;
+	default:
+		return nc->id;
+	}
+}
+
+static void conn_error(struct net_conn *c, uint16_t opcode, uint64_t request_id, uint16_t code,
+		       const char *msg)
+{
+	if (net_wr_error(&c->out, opcode, request_id, code, msg))
+		conn_close(c);
+	else
+		conn_mark_dirty(c);
+}
+
+static void conn_frame(struct net_conn *c, const struct net_hdr *h, const uint8_t *body)
+{
+	struct net_core *nc = c->nc;
+
+	nc->requests_total++;
+	if (base_crc32c(0, body, h->body_len) != h->body_crc) {
+		conn_error(c, h->opcode, h->request_id, HRL_E_BAD_CRC, "body_crc does not match the body");
+		return;
+	}
+	if (h->opcode >= HRL_OP_TABLE_SIZE || !net_ops[h->opcode].fn) {
+		conn_error(c, h->opcode, h->request_id, HRL_E_UNKNOWN_OPCODE, "unknown opcode");
+		return;
+	}
+	const struct net_op_desc *d = &net_ops[h->opcode];
+	if (!c->hello && h->opcode != HRL_OP_HELLO) {
+		conn_error(c, h->opcode, h->request_id, HRL_E_HELLO_REQUIRED, "send HELLO first");
+		return;
+	}
+	uint8_t role_bit = !c->authed ? NET_ROLE_NONE :
+			   c->role == HRL_ROLE_ADMIN ? NET_ROLE_ADMIN : NET_ROLE_APP;
+	if (!(d->roles & role_bit)) {
+		if (!c->authed)
+			conn_error(c, h->opcode, h->request_id, HRL_E_AUTH_REQUIRED, "AUTH first");
+		else
+			conn_error(c, h->opcode, h->request_id, HRL_E_FORBIDDEN,
+				   c->role == HRL_ROLE_ADMIN ? "admin cannot do this; authenticate as an app"
+							     : "this operation needs the admin credential");
+		return;
+	}
+	if (nc->draining) {
+		conn_error(c, h->opcode, h->request_id, HRL_E_SHUTTING_DOWN, "engine is shutting down");
+		return;
+	}
+	unsigned target = route_target(nc, c, d, body, h->body_len);
+	if (target == nc->id && !d->multi_step) {
+		struct net_ctx x = {
+			.nc = nc,
+			.conn = c,
+			.opcode = h->opcode,
+			.request_id = h->request_id,
+			.app_idx = c->app_idx,
+			.role = c->role,
+			.body = body,
+			.body_len = h->body_len,
+			.out = &c->out,
+			.next_core = -1,
+		};
+		d->fn(&x);
+		NEVER(x.next_core >= 0);
+		conn_mark_dirty(c);
+		return;
+	}
+	struct net_call *call = malloc(sizeof(*call) + h->body_len);
+	if (!call) {
+		conn_error(c, h->opcode, h->request_id, HRL_E_INTERNAL, "out of memory");
+		return;
+	}
+	memset(call, 0, sizeof(*call));
+	call->opcode = h->opcode;
+	call->origin = (uint16_t)nc->id;
+	call->app_idx = c->app_idx;
+	call->role = c->role;
+	call->conn_idx = c->idx;
+	call->conn_gen = c->gen;
+	call->request_id = h->request_id;
+	call->body_len = h->body_len;
+	memcpy(call->body, body, h->body_len);
+	c->inflight++;
+	if (target != nc->id)
+		nc->forwarded_total++;
+	call_run(nc, call, target);
+}
+
+/* Cut frames out of p[0..n). Returns the bytes consumed. */
+static size_t conn_parse(struct net_conn *c, const uint8_t *p, size_t n)
+{
+	size_t used = 0;
+	bool progressed = false;
+
+	while (!c->paused && !c->close_after_flush && !c->closing) {
+		size_t left = n - used;
+		struct net_hdr h;
+		if (left < HRL_FRAME_HEADER_BYTES)
+			break;
+		net_hdr_decode(p + used, &h);
+		int rc = net_hdr_check(&h, 0);
+		if (rc == -HRL_E_BAD_MAGIC) {
+			conn_error(c, 0, 0, HRL_E_BAD_MAGIC, "frame does not start with HRLD; closing");
+			c->close_after_flush = true;
+			return n;
+		}
+		if (rc == -HRL_E_FRAME_TOO_LARGE) {
+			conn_error(c, h.opcode, h.request_id, HRL_E_FRAME_TOO_LARGE,
+				   "body_len exceeds 1048576; closing");
+			c->close_after_flush = true;
+			return n;
+		}
+		if (left - HRL_FRAME_HEADER_BYTES < h.body_len)
+			break;
+		const uint8_t *body = p + used + HRL_FRAME_HEADER_BYTES;
+		used += HRL_FRAME_HEADER_BYTES + h.body_len;
+		progressed = true;
+		if (rc == -HRL_E_UNSUPPORTED_VERSION)
+			conn_error(c, h.opcode, h.request_id, HRL_E_UNSUPPORTED_VERSION,
+				   "header version must be 1");
+		else if (rc == -HRL_E_BAD_FLAGS)
+			conn_error(c, h.opcode, h.request_id, HRL_E_BAD_FLAGS,
+				   "request flags must be 0");
+		else
+			conn_frame(c, &h, body);
+		if (conn_over_limits(c))
+			c->paused = true;
+	}
+	if (used < n && (progressed || !c->partial_since_ms))
+		c->partial_since_ms = c->nc->io.now_ms;
+	else if (used == n)
+		c->partial_since_ms = 0;
+	return used;
+}
+
+static void conn_parse_in(struct net_conn *c)
+{
+	size_t used = conn_parse(c, base_buf_head(&c->in), base_buf_readable(&c->in));
+	base_buf_consume(&c->in, used);
+	if (c->close_after_flush)
+		base_buf_consume(&c->in, base_buf_readable(&c->in));
+}
+
+static void conn_resume(struct net_conn *c)
+{
+	if (!c->paused || conn_over_limits(c) || c->closing)
+		return;
+	c->paused = false;
+	conn_parse_in(c);
+	if (!c->paused)
+		conn_arm_recv(c);
+}
+
+static void conn_feed(struct net_conn *c, const uint8_t *p, size_t n)
+{
+	if (c->close_after_flush || c->closing)
+		return; /* nothing more is read from a connection being closed */
+	if (base_buf_readable(&c->in) || c->paused) {
+		if (base_buf_append(&c->in, p, n)) {
+			conn_close(c);
+			return;
+		}
+		if (!c->paused)
+			conn_parse_in(c);
+	} else {
+		size_t used = conn_parse(c, p, n);
+		if (used < n && !c->close_after_flush && base_buf_append(&c->in, p + used, n - used)) {
+			conn_close(c);
+			return;
+		}
+	}
+	if (c->paused && c->recv_armed && base_buf_readable(&c->in) > HRL_CONN_IN_BYTES_MAX) {
+		struct io_uring_sqe *sqe = iou_sqe(&c->nc->io);
+		io_uring_prep_cancel64(sqe, (uint64_t)(uintptr_t)&c->recv_op, 0);
+		io_uring_sqe_set_data(sqe, &c->nc->io.ignore_op);
+	}
+}
+
+/* ---- completions ------------------------------------------------------------------ */
+
+static void arm_accept(struct net_core *nc)
+{
+	struct io_uring_sqe *sqe = iou_sqe(&nc->io);
+	io_uring_prep_multishot_accept(sqe, nc->listen_fd, NULL, NULL, SOCK_CLOEXEC);
+	io_uring_sqe_set_data(sqe, &nc->accept_op);
+	nc->accept_armed = true;
+}
+
+static void on_accept(struct iou_core *io, struct iou_op *op, struct io_uring_cqe *cqe)
+{
+	struct net_core *nc = net_core_of(io);
+	if (!(cqe->flags & IORING_CQE_F_MORE)) {
+		nc->accept_armed = false;
+		if (!nc->draining && nc->listen_fd >= 0)
+			arm_accept(nc);
+	}
+	if (cqe->res < 0) {
+		if (cqe->res != -ECANCELED && cqe->res != -EINVAL)
+			base_log(BASE_LOG_WARN, "msg=\"accept failed\" err=%d", cqe->res);
+		return;
+	}
+	int fd = cqe->res;
+	if (nc->draining) {
+		close(fd);
+		return;
+	}
+	int one = 1;
+	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+	struct net_conn *c = conn_new(nc, fd);
+	if (!c) {
+		base_log(BASE_LOG_WARN, "msg=\"connection refused: table full or out of memory\"");
+		close(fd);
+		return;
+	}
+	nc->accepted_total++;
+	conn_arm_recv(c);
+}
+
+static void on_recv(struct iou_core *io, struct iou_op *op, struct io_uring_cqe *cqe)
+{
+	struct net_conn *c = container_of(op, struct net_conn, recv_op);
+	struct net_core *nc = c->nc;
+	bool more = cqe->flags & IORING_CQE_F_MORE;
+
+	if (cqe->flags & IORING_CQE_F_BUFFER) {
+		unsigned bid = cqe->flags >> IORING_CQE_BUFFER_SHIFT;
+		if (cqe->res > 0)
+			conn_feed(c, iou_buf_addr(io, bid), (size_t)cqe->res);
+		iou_buf_recycle(io, bid);
+	}
+	if (!more) {
+		c->recv_armed = false;
+		ALWAYS(c->ops_pending > 0);
+		c->ops_pending--;
+	}
+	if (cqe->res == 0 || (cqe->res < 0 && cqe->res != -ENOBUFS && cqe->res != -ECANCELED)) {
+		c->rd_closed = true; /* EOF or error: answer what is in flight, then close */
+		if (cqe->res < 0 && cqe->res != -ECONNRESET)
+			base_log(BASE_LOG_DEBUG, "msg=\"recv failed\" err=%d", cqe->res);
+		if (cqe->res < 0)
+			conn_close(c);
+	} else if (!more && !c->closing && !c->paused) {
+		if (cqe->res == -ENOBUFS) {
+			/* every buffer is in use: retry once this iteration returns some */
+			c->rearm_next = nc->rearm;
+			nc->rearm = c;
+			c->ops_pending++; /* hold the connection until re-armed */
+		} else {
+			conn_arm_recv(c);
+		}
+	}
+	conn_check_done(c);
+	conn_maybe_free(c);
+}
+
+static void on_send(struct iou_core *io, struct iou_op *op, struct io_uring_cqe *cqe)
+{
+	struct net_conn *c = container_of(op, struct net_conn, send_op);
+	ALWAYS(c->ops_pending > 0 && c->send_busy);
+	c->ops_pending--;
+	c->send_busy = false;
+	if (cqe->res < 0) {
+		conn_close(c);
+		conn_maybe_free(c);
+		return;
+	}
+	base_buf_consume(&c->sending, (size_t)cqe->res);
+	if (base_buf_readable(&c->sending) && !c->closing) {
+		struct io_uring_sqe *sqe = iou_sqe(io);
+		io_uring_prep_send(sqe, c->fd, base_buf_head(&c->sending), base_buf_readable(&c->sending),
+				   MSG_NOSIGNAL);
+		io_uring_sqe_set_data(sqe, &c->send_op);
+		c->send_busy = true;
+		c->ops_pending++;
+		return;
+	}
+	if (c->sending.cap > (1u << 20))
+		base_buf_free(&c->sending); /* do not keep a burst's memory */
+	if (base_buf_readable(&c->out))
+		conn_mark_dirty(c);
+	conn_resume(c);
+	conn_check_done(c);
+	conn_maybe_free(c);
+}
+
+/* ---- loop hooks -------------------------------------------------------------------- */
+
+static void flush_sends(struct iou_core *io)
+{
+	struct net_core *nc = net_core_of(io);
+
+	while (nc->rearm) {
+		struct net_conn *c = nc->rearm;
+		nc->rearm = c->rearm_next;
+		c->ops_pending--;
+		if (!c->closing && !c->paused)
+			conn_arm_recv(c);
+		else
+			conn_maybe_free(c);
+	}
+	while (nc->dirty) {
+		struct net_conn *c = nc->dirty;
+		nc->dirty = c->dirty_next;
+		c->dirty = false;
+		if (c->closing || c->send_busy || !base_buf_readable(&c->out))
+			continue;
+		ALWAYS(!base_buf_readable(&c->sending));
+		struct base_buf t = c->sending;
+		c->sending = c->out;
+		c->out = t;
+		c->out.off = c->out.len = 0;
+		struct io_uring_sqe *sqe = iou_sqe(io);
+		io_uring_prep_send(sqe, c->fd, base_buf_head(&c->sending), base_buf_readable(&c->sending),
+				   MSG_NOSIGNAL);
+		io_uring_sqe_set_data(sqe, &c->send_op);
+		c->send_busy = true;
+		c->ops_pending++;
+	}
+}
+
+static void start_drain(struct net_core *nc)
+{
+	nc->draining = true;
+	base_log(BASE_LOG_INFO, "msg=\"draining\" connections=%u", nc->conns_open);
+	if (nc->listen_fd >= 0) {
+		if (nc->accept_armed) {
+			struct io_uring_sqe *sqe = iou_sqe(&nc->io);
+			io_uring_prep_cancel64(sqe, (uint64_t)(uintptr_t)&nc->accept_op, 0);
+			io_uring_sqe_set_data(sqe, &nc->io.ignore_op);
+		}
+		shutdown(nc->listen_fd, SHUT_RDWR);
+	}
+	for (uint32_t i = 0; i < nc->conn_cap; i++) {
+		struct net_conn *c = nc->conns[i];
+		if (!c || c->closing)
+			continue;
+		shutdown(c->fd, SHUT_RD); /* the armed recv ends with EOF */
+		c->rd_closed = true;
+		conn_check_done(c);
+		conn_maybe_free(c);
+	}
+}
+
+static void on_tick(struct iou_core *io)
+{
+	struct net_core *nc = net_core_of(io);
+	struct net_server *s = nc->srv;
+
+	if (!nc->draining && __atomic_load_n(&s->stopping, __ATOMIC_ACQUIRE))
+		start_drain(nc);
+	uint32_t stall_ms = s->cfg.read_stall_ms;
+	for (uint32_t i = 0; i < nc->conn_cap; i++) {
+		struct net_conn *c = nc->conns[i];
+		if (!c || c->closing || c->close_after_flush || c->paused || !c->partial_since_ms)
+			continue;
+		if (!base_buf_readable(&c->in) || io->now_ms - c->partial_since_ms < stall_ms)
+			continue;
+		conn_error(c, 0, 0, HRL_E_TIMEOUT, "incomplete frame and no data for the read timeout; closing");
+		c->close_after_flush = true;
+		base_buf_consume(&c->in, base_buf_readable(&c->in));
+		conn_check_done(c);
+	}
+	if (nc->draining && !nc->drain_reported && nc->conns_open == 0) {
+		nc->drain_reported = true;
+		__atomic_add_fetch(&s->cores_drained, 1, __ATOMIC_ACQ_REL);
+	}
+	if (nc->drain_reported && __atomic_load_n(&s->cores_drained, __ATOMIC_ACQUIRE) == s->ncores)
+		io->stop = true;
+}
+
+/* ---- threads ----------------------------------------------------------------------- */
+
+static void core_free_state(struct net_core *nc)
+{
+	for (uint32_t i = 0; i < nc->conn_cap; i++) {
+		struct net_conn *c = nc->conns[i];
+		if (!c)
+			continue;
+		close(c->fd);
+		base_buf_free(&c->in);
+		base_buf_free(&c->out);
+		base_buf_free(&c->sending);
+		free(c);
+	}
+	free(nc->conns);
+	free(nc->free_idx);
+	nc->conns = NULL;
+	nc->free_idx = NULL;
+	sto_users_free(&nc->users);
+	sto_alias_index_free(&nc->aliases);
+	if (nc->listen_fd >= 0)
+		close(nc->listen_fd);
+	nc->listen_fd = -1;
+}
+
+static void *core_main(void *arg)
+{
+	struct net_core *nc = arg;
+	struct net_server *s = nc->srv;
+
+	base_log_core = (int)nc->id;
+#ifdef HRL_JEMALLOC
+	unsigned arena;
+	size_t sz = sizeof(arena);
+	if (mallctl("arenas.create", &arena, &sz, NULL, 0) == 0)
+		mallctl("thread.arena", NULL, NULL, &arena, sizeof(arena));
+#endif
+	if (s->cfg.pin) {
+		int rc = iou_pin_cpu((int)(nc->id % (unsigned)sysconf(_SC_NPROCESSORS_ONLN)));
+		if (rc)
+			base_log(BASE_LOG_WARN, "msg=\"cannot pin to cpu\" err=%d", rc);
+	}
+	nc->setup_rc = iou_core_setup(&nc->io);
+	pthread_barrier_wait(&start_barrier);
+	for (unsigned i = 0; i < s->ncores; i++)
+		if (s->cores[i]->setup_rc) {
+			if (i == nc->id)
+				base_log(BASE_LOG_ERROR, "msg=\"io_uring setup failed\" err=%d", nc->setup_rc);
+			goto out;
+		}
+	nc->io.cqe_handlers[NET_OP_ACCEPT] = on_accept;
+	nc->io.cqe_handlers[NET_OP_RECV] = on_recv;
+	nc->io.cqe_handlers[NET_OP_SEND] = on_send;
+	nc->io.msg_handlers[NET_MSG_CALL] = on_msg_call;
+	nc->io.msg_handlers[NET_MSG_REPLY] = on_msg_reply;
+	nc->io.on_tick = on_tick;
+	nc->io.before_wait = flush_sends;
+	arm_accept(nc);
+	base_log(BASE_LOG_DEBUG, "msg=\"core ready\" msg_ring=%d partitions=%u",
+		 nc->io.msg_ring_supported, nc->partitions_owned);
+	iou_core_run(&nc->io);
+out:
+	core_free_state(nc);
+	iou_core_teardown(&nc->io);
+	return NULL;
+}
+
+static int listen_socket(const struct net_config *cfg, uint16_t port, int *fd_out)
+{
+	struct sockaddr_in sa = { .sin_family = AF_INET, .sin_port = htons(port) };
+	if (inet_pton(AF_INET, cfg->listen_host, &sa.sin_addr) != 1)
+		return -EINVAL;
+	int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return -errno;
+	int one = 1;
+	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+	if (setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof(one)) ||
+	    bind(fd, (struct sockaddr *)&sa, sizeof(sa)) || listen(fd, 4096)) {
+		int rc = -errno;
+		close(fd);
+		return rc;
+	}
+	*fd_out = fd;
+	return 0;
+}
+
+int net_server_init(struct net_server *s, const struct net_config *cfg)
+{
+	int rc;
+
+	memset(s, 0, sizeof(*s));
+	s->cfg = *cfg;
+	s->ncores = cfg->cores;
+	if (s->ncores == 0 || s->ncores > HRL_CORES_MAX || cfg->partitions < s->ncores ||
+	    cfg->partitions > HRL_PARTITIONS_MAX)
+		return -EINVAL;
+	uint16_t port = cfg->listen_port;
+	for (unsigned i = 0; i < s->ncores; i++) {
+		struct net_core *nc = aligned_alloc(64, (sizeof(*nc) + 63) & ~(size_t)63);
+		if (!nc) {
+			rc = -ENOMEM;
+			goto out_free;
+		}
+		memset(nc, 0, sizeof(*nc));
+		nc->srv = s;
+		nc->id = i;
+		nc->io.id = i;
+		nc->io.cpu = -1;
+		nc->io.owner = nc;
+		nc->accept_op.kind = NET_OP_ACCEPT;
+		nc->listen_fd = -1;
+		for (unsigned p = 0; p < cfg->partitions; p++)
+			if (p % s->ncores == i)
+				nc->partitions_owned++;
+		s->cores[i] = nc;
+		s->io[i] = &nc->io;
+		rc = listen_socket(cfg, port, &nc->listen_fd);
+		if (rc)
+			goto out_free;
+		if (port == 0) { /* the other cores share the port the kernel chose */
+			struct sockaddr_in sa;
+			socklen_t sl = sizeof(sa);
+			getsockname(nc->listen_fd, (struct sockaddr *)&sa, &sl);
+			port = ntohs(sa.sin_port);
+		}
+	}
+	s->cfg.listen_port = port;
+	rc = iou_cores_wire(s->io, s->ncores);
+	if (rc)
+		goto out_free;
+	return 0;
+
+out_free:
+	for (unsigned i = 0; i < s->ncores; i++) {
+		if (s->cores[i] && s->cores[i]->listen_fd >= 0)
+			close(s->cores[i]->listen_fd);
+		free(s->cores[i]);
+		s->cores[i] = NULL;
+	}
+	return rc;
+}
+
+int net_server_start(struct net_server *s)
+{
+	pthread_barrier_init(&start_barrier, NULL, s->ncores);
+	for (unsigned i = 0; i < s->ncores; i++) {
+		int rc = pthread_create(&s->cores[i]->thread, NULL, core_main, s->cores[i]);
+		if (rc) {
+			NEVER(i == 0 && rc); /* a core that never starts would hang the barrier */
+			return -rc;
+		}
+	}
+	return 0;
+}
+
+void net_server_request_stop(struct net_server *s)
+{
+	__atomic_store_n(&s->stopping, 1, __ATOMIC_RELEASE);
+}
+
+void net_server_wait(struct net_server *s)
+{
+	for (unsigned i = 0; i < s->ncores; i++)
+		pthread_join(s->cores[i]->thread, NULL);
+	iou_cores_unwire(s->io, s->ncores);
+	for (unsigned i = 0; i < s->ncores; i++) {
+		free(s->cores[i]);
+		s->cores[i] = NULL;
+	}
+	pthread_barrier_destroy(&start_barrier);
+}

@@ -1,0 +1,208 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * server.h - Herald's wire-protocol server: one listener, connection table
+ * and state shard per core.
+ *
+ * Path of a request (see docs/ARCHITECTURE.md):
+ *   kernel picks a core's SO_REUSEPORT listener -> that core owns the
+ *   connection -> multishot recv into a provided buffer -> frames cut out
+ *   and checked (net_conn_feed) -> the opcode table says where the request
+ *   runs: here, on the core owning the user's partition, on the core owning
+ *   an alias, on core 0 (app directory) or on every core in turn -> the
+ *   answer frame is appended to the connection's output and sent in one
+ *   batch at the end of the loop iteration.
+ *
+ * A request that must run elsewhere travels as a `struct net_call` on the
+ * SPSC rings and comes back the same way; the connection's core allocates
+ * and frees it.
+ */
+#ifndef NET_SERVER_H
+#define NET_SERVER_H
+
+#include <netinet/in.h>
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "base/buf.h"
+#include "base/hash.h"
+#include "io/reactor.h"
+#include "net/wire.h"
+#include "store/alias_index.h"
+#include "store/apps.h"
+#include "store/users.h"
+
+struct net_config {
+	char listen_host[64];
+	uint16_t listen_port;         /* 0: ephemeral, read back after bind */
+	unsigned cores;
+	bool pin;
+	unsigned partitions;
+	uint32_t read_stall_ms;
+	struct base_hash_key hash_key;
+	uint8_t admin_secret[HRL_SECRET_BYTES];
+};
+
+struct net_core;
+
+struct net_conn {
+	struct iou_op recv_op;
+	struct iou_op send_op;
+	struct net_core *nc;
+	int fd;
+	uint32_t idx;
+	uint32_t gen;
+	uint32_t inflight;       /* requests running on other cores */
+	uint8_t ops_pending;     /* io_uring operations not yet completed */
+	bool recv_armed;
+	bool send_busy;
+	bool dirty;              /* on the core's flush list */
+	bool paused;             /* too much unanswered: not parsing input */
+	bool rd_closed;          /* EOF or shut down: answer what is in flight, then close */
+	bool close_after_flush;  /* framing lost or auth failed */
+	bool closing;            /* fd shut down, waiting for completions */
+	bool hello;
+	bool authed;
+	bool nonce_valid;
+	uint8_t role;
+	uint16_t app_idx;
+	uint64_t partial_since_ms;
+	struct base_buf in;
+	struct base_buf out;
+	struct base_buf sending;
+	struct net_conn *dirty_next;
+	struct net_conn *rearm_next;
+	uint8_t nonce[HRL_NONCE_BYTES];
+};
+
+struct net_server;
+
+struct net_core {
+	struct iou_core io;      /* first: net_core and iou_core convert */
+	struct net_server *srv;
+	unsigned id;
+	int listen_fd;
+	struct iou_op accept_op;
+	bool accept_armed;
+	bool draining;
+	bool drain_reported;
+	struct net_conn **conns;
+	uint32_t conn_cap;
+	uint32_t conns_open;
+	uint32_t *free_idx;
+	uint32_t free_count;
+	uint32_t next_gen;
+	struct net_conn *dirty;
+	struct net_conn *rearm;  /* recv to re-arm (ENOBUFS) */
+	uint32_t partitions_owned;
+
+	struct sto_apps apps;    /* replica; core 0 owns the directory */
+	struct sto_users users;
+	struct sto_alias_index aliases;
+
+	uint64_t requests_total;
+	uint64_t forwarded_total;
+	uint64_t accepted_total;
+	pthread_t thread;
+	int setup_rc;
+};
+
+struct net_server {
+	struct net_config cfg;
+	unsigned ncores;
+	struct net_core *cores[HRL_CORES_MAX];
+	struct iou_core *io[HRL_CORES_MAX];
+	int stopping;            /* atomic: set by the signal thread */
+	unsigned cores_drained;  /* atomic */
+	uint64_t started_unix_ms;
+};
+
+/* Create listeners and per-core state. 0 or -errno. Main thread. */
+int net_server_init(struct net_server *s, const struct net_config *cfg);
+/* Start one thread per core. 0 or -errno. */
+int net_server_start(struct net_server *s);
+/* Ask every core to drain and stop (any thread, async-signal-safe). */
+void net_server_request_stop(struct net_server *s);
+/* Join the core threads, then free everything. */
+void net_server_wait(struct net_server *s);
+
+/* Owner core of a partition. */
+static inline unsigned net_partition_core(const struct net_server *s, uint32_t partition)
+{
+	return partition % s->ncores;
+}
+
+/* ---- used by net/ops.c ------------------------------------------------------ */
+
+/*
+ * A request in progress away from its connection's core. Allocated by the
+ * connection's core (origin), which also frees it when the answer is back.
+ */
+struct net_call {
+	uint16_t opcode;
+	uint16_t origin;
+	uint16_t app_idx;
+	uint8_t role;
+	uint8_t step;
+	uint32_t conn_idx;
+	uint32_t conn_gen;
+	uint64_t request_id;
+	struct net_wr w;         /* the answer frame being written into resp */
+	struct base_buf resp;
+	struct base_buf scratch; /* op-specific state between steps */
+	uint32_t body_len;
+	uint8_t body[];
+};
+
+/* What a handler sees. */
+struct net_ctx {
+	struct net_core *nc;
+	struct net_conn *conn;   /* only for ops that run on the connection's core */
+	struct net_call *call;   /* NULL when run inline */
+	uint16_t opcode;
+	uint64_t request_id;
+	uint16_t app_idx;
+	uint8_t role;
+	const uint8_t *body;
+	uint32_t body_len;
+	struct base_buf *out;    /* the answer frame goes here */
+	int next_core;           /* >= 0: continue on that core (calls only) */
+};
+
+enum net_route {
+	NET_ROUTE_HERE,   /* the connection's core */
+	NET_ROUTE_USER,   /* owner of hash(app, user_id), user_id first in body */
+	NET_ROUTE_ALIAS,  /* owner of hash(app, alias_type, alias), both first in body */
+	NET_ROUTE_APPS,   /* core 0, then every other core */
+	NET_ROUTE_ALL,    /* core 0, 1, ... n-1 in turn */
+};
+
+#define NET_ROLE_NONE  0x1 /* before AUTH (HELLO done) */
+#define NET_ROLE_APP   0x2
+#define NET_ROLE_ADMIN 0x4
+
+typedef void net_op_fn(struct net_ctx *x);
+
+struct net_op_desc {
+	net_op_fn *fn;
+	uint8_t roles;    /* NET_ROLE_* allowed */
+	uint8_t route;    /* enum net_route */
+	bool multi_step;  /* always run as a call */
+};
+
+extern const struct net_op_desc net_ops[HRL_OP_TABLE_SIZE];
+
+/* Begin the OK answer in x->out. */
+void net_ctx_begin(struct net_ctx *x, struct net_wr *w);
+/* Finish it; an encoding failure turns into an E_INTERNAL answer. */
+void net_ctx_end(struct net_ctx *x, struct net_wr *w);
+/* Replace whatever was begun with an error answer. */
+void net_ctx_error(struct net_ctx *x, uint16_t code, const char *msg);
+
+/* Partition and owner core of a user / an alias. */
+uint32_t net_user_partition(const struct net_server *s, uint64_t user_hash);
+
+/* Close the connection once its answers are sent (auth failure). */
+void net_conn_close_after_flush(struct net_conn *c);
+
+#endif
