@@ -57,6 +57,7 @@ BENCH_BINS   := $(patsubst bench/%.c,$(BUILD)/bench/%,$(BENCH_SRC))
 
 .PHONY: all test asan bench fuzz fuzz-build tidy deps run clean check-deps
 .DEFAULT_GOAL := all
+.SECONDARY:
 
 all: $(HERALDD) $(HERALD) $(LIBHERALD_A) $(LIBHERALD_SO) $(TEST_BINS) $(BENCH_BINS)
 

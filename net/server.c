@@ -148,6 +148,10 @@ static void conn_maybe_free(struct net_conn *c)
 	free(c);
 }
 
+/*
+ * Start closing. Never frees: every top-level handler (completion, message,
+ * tick) ends with exactly one conn_maybe_free and does not touch c after.
+ */
 static void conn_close(struct net_conn *c)
 {
 	if (c->closing)
@@ -159,7 +163,7 @@ static void conn_close(struct net_conn *c)
 		io_uring_prep_cancel64(sqe, (uint64_t)(uintptr_t)&c->recv_op, 0);
 		io_uring_sqe_set_data(sqe, &c->nc->io.ignore_op);
 	}
-	conn_maybe_free(c);
+	/* freed by conn_maybe_free at the end of the handler that got us here */
 }
 
 void net_conn_close_after_flush(struct net_conn *c)
@@ -408,6 +412,7 @@ static size_t conn_parse(struct net_conn *c, const uint8_t *p, size_t n)
 	size_t used = 0;
 	bool progressed = false;
 
+	c->ops_pending++; /* a call finishing inline must not free c under us */
 	while (!c->paused && !c->close_after_flush && !c->closing) {
 		size_t left = n - used;
 		struct net_hdr h;
@@ -418,13 +423,15 @@ static size_t conn_parse(struct net_conn *c, const uint8_t *p, size_t n)
 		if (rc == -HRL_E_BAD_MAGIC) {
 			conn_error(c, 0, 0, HRL_E_BAD_MAGIC, "frame does not start with HRLD; closing");
 			c->close_after_flush = true;
-			return n;
+			used = n;
+			break;
 		}
 		if (rc == -HRL_E_FRAME_TOO_LARGE) {
 			conn_error(c, h.opcode, h.request_id, HRL_E_FRAME_TOO_LARGE,
 				   "body_len exceeds 1048576; closing");
 			c->close_after_flush = true;
-			return n;
+			used = n;
+			break;
 		}
 		if (left - HRL_FRAME_HEADER_BYTES < h.body_len)
 			break;
@@ -442,6 +449,7 @@ static size_t conn_parse(struct net_conn *c, const uint8_t *p, size_t n)
 		if (conn_over_limits(c))
 			c->paused = true;
 	}
+	c->ops_pending--;
 	if (used < n && (progressed || !c->partial_since_ms))
 		c->partial_since_ms = c->nc->io.now_ms;
 	else if (used == n)
@@ -675,6 +683,7 @@ static void on_tick(struct iou_core *io)
 		c->close_after_flush = true;
 		base_buf_consume(&c->in, base_buf_readable(&c->in));
 		conn_check_done(c);
+		conn_maybe_free(c);
 	}
 	if (nc->draining && !nc->drain_reported && nc->conns_open == 0) {
 		nc->drain_reported = true;
