@@ -344,7 +344,8 @@ int sto_user_tags_add(struct sto_user *u, const struct sto_bytes *tags, unsigned
 		ncopies++;
 	}
 	/* merge: nothing below can fail */
-	memcpy(nt, u->tags, u->tag_count * sizeof(*nt));
+	if (u->tag_count)
+		memcpy(nt, u->tags, u->tag_count * sizeof(*nt));
 	unsigned count = u->tag_count;
 	for (unsigned i = 0; i < ncopies; i++) {
 		unsigned pos = tag_pos(nt, count, copies[i].p, copies[i].len, &found);
@@ -402,7 +403,8 @@ int sto_user_attrs_set(struct sto_user *u, const struct sto_bytes *keys,
 	bool found;
 	if (!na)
 		return -ENOMEM;
-	memcpy(na, u->attrs, u->attr_count * sizeof(*na));
+	if (u->attr_count)
+		memcpy(na, u->attrs, u->attr_count * sizeof(*na));
 	unsigned count = u->attr_count;
 	for (unsigned i = 0; i < n; i++) {
 		unsigned pos = attr_pos(na, count, keys[i].p, keys[i].len, &found);
