@@ -5,6 +5,7 @@
 #include "base/buf.h"
 
 #include <errno.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -35,8 +36,11 @@ int base_buf_reserve(struct base_buf *b, size_t n)
 	if (need < b->len)
 		return -ENOMEM; /* overflow */
 	size_t cap = b->cap ? b->cap : 256;
-	while (cap < need)
+	while (cap < need) {
+		if (cap > SIZE_MAX / 2)
+			return -ENOMEM;
 		cap *= 2;
+	}
 	uint8_t *d = buf_realloc(b->data, cap);
 	if (!d)
 		return -ENOMEM;

@@ -316,8 +316,6 @@ int net_req_decode(uint16_t opcode, const uint8_t *body, size_t len, union net_r
 			FAIL(HRL_E_BAD_BODY, "body does not match the opcode's layout");
 		if ((rc = check_user(&d->user, why)))
 			return rc;
-		if (d->device_id == 0)
-			FAIL(HRL_E_INVALID_ARGUMENT, "device_id 0 does not exist");
 		if (opcode != HRL_OP_UNBIND && !net_valid_alias_type(d->alias_type.p, d->alias_type.len))
 			FAIL(HRL_E_INVALID_ARGUMENT, "alias_type must be 1-32 bytes of a-z 0-9 _");
 		if (opcode == HRL_OP_ALIAS_SET && !net_valid_alias(d->alias.p, d->alias.len))
@@ -376,7 +374,7 @@ int net_req_decode(uint16_t opcode, const uint8_t *body, size_t len, union net_r
 			const struct net_str *k = &a->keys[i], *v = &a->values[i];
 			if (!net_valid_attr_key(k->p, k->len))
 				FAIL(HRL_E_INVALID_ARGUMENT, "an attribute key must be 1-64 bytes of A-Z a-z 0-9 _ - .");
-			if (v->len > HRL_ATTR_VALUE_BYTES_MAX || !net_valid_utf8(v->p, v->len, false))
+			if (v->len > HRL_ATTR_VALUE_BYTES_MAX || !net_valid_utf8(v->p, v->len, true))
 				FAIL(HRL_E_INVALID_ARGUMENT, "an attribute value must be 0-1024 bytes of UTF-8");
 			if (v->len == 0)
 				continue;

@@ -74,8 +74,9 @@ int net_hdr_check(const struct net_hdr *h, uint8_t expect_flags)
 		return -HRL_E_FRAME_TOO_LARGE;
 	if (h->version < HRL_VERSION_MIN || h->version > HRL_VERSION_MAX)
 		return -HRL_E_UNSUPPORTED_VERSION;
-	if ((h->flags & ~HRL_FLAGS_KNOWN) || (h->flags & HRL_FLAG_RESPONSE) != expect_flags)
-		return -HRL_E_BAD_FLAGS;
+	if (expect_flags == 0 ? h->flags != 0 :
+	    (h->flags & ~HRL_FLAGS_KNOWN) || !(h->flags & HRL_FLAG_RESPONSE))
+		return -HRL_E_BAD_FLAGS; /* requests carry no flags at all */
 	return 0;
 }
 

@@ -105,11 +105,18 @@ int main(void)
 	big[1025] = 0;
 	tb_str(&t, big);
 	CHECK(dec(HRL_OP_ATTR_SET, &t) == HRL_E_INVALID_ARGUMENT);
-	/* device id 0 never exists */
+	/* attribute values may hold any UTF-8, tabs and newlines included */
+	tb_reset(&t);
+	tb_str(&t, "u");
+	tb_u16(&t, 1);
+	tb_str(&t, "note");
+	tb_str(&t, "line one\n\tline two");
+	CHECK(dec(HRL_OP_ATTR_SET, &t) == 0);
+	/* C1 controls count as control characters in ids */
+	CHECK(try_bind("a\xC2\x85" "b", HRL_CH_SMS, 0, 0, "+8613800000000") == HRL_E_INVALID_ARGUMENT);
 	tb_reset(&t);
 	tb_str(&t, "u");
 	tb_u32(&t, 0);
-	CHECK(dec(HRL_OP_UNBIND, &t) == HRL_E_INVALID_ARGUMENT);
 	CHECK(dec(0x7FFF, &t) == HRL_E_UNKNOWN_OPCODE);
 	base_buf_free(&t.b);
 	return 0;

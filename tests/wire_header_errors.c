@@ -43,6 +43,8 @@ int main(void)
 	expect(&c, 3, HRL_E_BAD_FLAGS);
 	send_frame(&c, 1, 0x80, HRL_OP_PING, 4, "", 0);
 	expect(&c, 4, HRL_E_BAD_FLAGS);
+	send_frame(&c, 1, HRL_FLAG_ERROR, HRL_OP_PING, 40, "", 0);
+	expect(&c, 40, HRL_E_BAD_FLAGS);
 	/* BIND cut short, and BIND with a byte too many */
 	te_bind_body(&t, "u1", HRL_CH_SMS, 0, 0, "+8613800000000");
 	send_frame(&c, 1, 0, HRL_OP_BIND, 5, t.b.data, (uint32_t)t.b.len - 1);
