@@ -55,6 +55,11 @@
 #define HRL_READ_STALL_MS_DEFAULT     10000u          /* half a frame, then silence */
 #define HRL_AUTH_FAILURES_MAX         1u              /* then the connection closes */
 
+/* ---- client library ----------------------------------------------------- */
+#define HRL_CLIENT_OUT_BYTES_MAX      (256u << 10)    /* buffered requests that force a send */
+#define HRL_CLIENT_RECV_BYTES         (256u << 10)    /* room offered to one recv() */
+#define HRL_SECRET_FILE_BYTES_MAX     (2 * HRL_SECRET_BYTES + 64)
+
 _Static_assert(HRL_FRAME_BODY_BYTES_MAX < (1u << 31), "body length must fit a signed 32-bit int");
 _Static_assert((HRL_RECV_BUFS_PER_CORE & (HRL_RECV_BUFS_PER_CORE - 1)) == 0, "buf ring size: power of two");
 _Static_assert((HRL_XRING_SLOTS & (HRL_XRING_SLOTS - 1)) == 0, "xring size: power of two");

@@ -27,9 +27,10 @@
  *              -ENOTCONN (the connection is unusable after an earlier
  *              failure; close it). See herald_strerror.
  *   > 0        the engine answered with an error frame; the value is its
- *              HRL_E_* code (include/herald_proto.h) and herald_errmsg()
- *              returns the message. Only blocking calls return this; in
- *              the pipelined API the code is in herald_reply.error.
+ *              HRL_E_* code (include/herald_proto.h). Blocking calls
+ *              return it and keep the message for herald_errmsg();
+ *              herald_decode_* return it for an error reply, whose code
+ *              and message are also in herald_reply.error / .message.
  *
  * After -EPROTO, -ETIMEDOUT from a blocking call, or an error that closes
  * the connection (HRL_E_AUTH_FAILED, HRL_E_BAD_MAGIC, HRL_E_FRAME_TOO_LARGE,
@@ -70,20 +71,31 @@ struct herald_conn; /* opaque */
  * released with herald_close. Returns 0 or -errno (-EINVAL for a malformed
  * address, -ENXIO for a host that does not resolve, -ECONNREFUSED,
  * -ETIMEDOUT, ...). No frame is exchanged: call herald_login next.
+ * Any thread; the connection may then move between threads, used by one
+ * at a time.
  */
 int herald_connect(const char *addr, int timeout_ms, struct herald_conn **connp);
 
-/* Close the socket and free everything. NULL is allowed. */
+/*
+ * Close the socket and free everything: c, and every reply, error message
+ * and server name pointer taken from it, become invalid. Blocks built by
+ * herald_decode_* stay valid. NULL is allowed. The thread that owns c.
+ */
 void herald_close(struct herald_conn *c);
 
 /*
- * How long one call may wait for the engine, in milliseconds: a negative
- * value waits for ever, 0 does not wait at all. Applies to each blocking
- * call as a whole, to herald_recv and to herald_flush.
+ * How long one wait for the engine may last, in milliseconds: a negative
+ * value waits for ever, 0 does not wait at all. Bounds each herald_recv,
+ * each herald_flush (also the one herald_req_begin may start) and the
+ * wait for the answer of a blocking call; a blocking call that times out
+ * leaves the connection dead, herald_recv and herald_flush do not.
  */
 void herald_set_timeout(struct herald_conn *c, int timeout_ms);
 
-/* The socket, for poll() by callers that run their own event loop. */
+/*
+ * The socket, for poll() by callers that run their own event loop. Valid
+ * until herald_close; do not read, write or close it yourself.
+ */
 int herald_fd(const struct herald_conn *c);
 
 /*
@@ -160,10 +172,13 @@ int herald_login(struct herald_conn *c, const char *app_id,
  * Field functions never fail by themselves; a failure (body over
  * HRL_FRAME_BODY_BYTES_MAX, a str over 65535 bytes, out of memory) is
  * remembered and reported by herald_req_end, which then drops the request.
- * No other call on c may come between begin and end.
- * herald_req_begin returns 0 or -ENOTCONN; herald_req_end returns 0 (and
- * the new request id in *request_id, never 0) or -EMSGSIZE / -ENOMEM /
- * -errno of a send that the full buffer started (see herald_flush).
+ * No other call on c may come between begin and end (that aborts).
+ * herald_req_begin returns 0; -ENOTCONN if the connection is closed or
+ * dead; or, when more than 256 KiB are already buffered, whatever the
+ * herald_flush it starts returns (-ETIMEDOUT, -errno of the socket), and
+ * then nothing was begun. herald_req_end returns 0 and the new request id
+ * in *request_id (may be NULL; ids go up by one, never 0), or -EMSGSIZE /
+ * -ENOMEM, and then the request is dropped whole.
  */
 int herald_req_begin(struct herald_conn *c, uint16_t opcode);
 void herald_req_u8(struct herald_conn *c, uint8_t v);
@@ -191,7 +206,8 @@ int herald_submit(struct herald_conn *c, uint16_t opcode, const void *body, size
  */
 int herald_flush(struct herald_conn *c);
 
-/* Requests submitted whose answer herald_recv has not returned yet. */
+/* Requests submitted whose answer herald_recv has not returned yet. Any
+ * thread that owns c. */
 size_t herald_inflight(const struct herald_conn *c);
 
 /*
@@ -243,9 +259,14 @@ int herald_platform_parse(const char *name);
  *        0, -EPROTO if the body does not match, the error code (> 0) if
  *        the reply is an error answer, -EINVAL if it answers another opcode
  *   herald_X(c, args..., outs...)              the blocking call (layer 3)
- * Out pointers may be NULL when the value is not wanted. Results that
- * have a variable size are allocated in one block, returned through a
- * pointer, and released by the matching herald_*_free (NULL allowed).
+ * Out pointers may be NULL when the value is not wanted, except the
+ * struct pointers of variable-size results: those are allocated in one
+ * block (-ENOMEM if that fails), owned by the caller, independent of the
+ * connection and of the reply, and released by the matching
+ * herald_*_free (NULL allowed; any thread). Every string inside lives as
+ * long as the block. herald_decode_* take a reply from herald_recv and
+ * only read it: call them before the next call on the connection.
+ * Submitting and blocking calls belong to the thread that owns c.
  */
 
 /* PING: the engine echoes data; herald_ping checks the echo and gives the
@@ -354,10 +375,17 @@ int herald_tag_add(struct herald_conn *c, const char *user_id, const char *const
 int herald_tag_del(struct herald_conn *c, const char *user_id, const char *const *tags, size_t n,
 		   uint16_t *removed);
 
-/* A key and value, both NUL-terminated; an empty value deletes the key. */
+/*
+ * An attribute. key is NUL-terminated. value is value_len bytes of UTF-8,
+ * where value_len 0 means strlen(value), so a NUL-terminated value needs
+ * no length and "" (deleting the key) needs none either. Values may hold
+ * any character, U+0000 included: decoded values carry their real length
+ * in value_len and are NUL-terminated after it as well.
+ */
 struct herald_attr {
 	const char *key;
 	const char *value;
+	size_t value_len;
 };
 /* ATTR_SET: n pairs (n <= 65535); *attr_count is the user's count after. */
 int herald_submit_attr_set(struct herald_conn *c, const char *user_id,

@@ -201,7 +201,7 @@ void net_wr_begin(struct net_wr *w, struct base_buf *b, uint16_t opcode, uint8_t
 		  uint64_t request_id)
 {
 	w->b = b;
-	w->start = b->len;
+	w->start = b->len - b->off; /* relative: base_buf_reserve may compact */
 	w->bad = false;
 	w->err = 0;
 	if (base_buf_reserve(b, HRL_FRAME_HEADER_BYTES)) {
@@ -224,7 +224,7 @@ static inline uint8_t *wr_room(struct net_wr *w, size_t n)
 {
 	if (w->bad)
 		return NULL;
-	if (w->b->len - w->start - HRL_FRAME_HEADER_BYTES + n > HRL_FRAME_BODY_BYTES_MAX) {
+	if (w->b->len - w->b->off - w->start - HRL_FRAME_HEADER_BYTES + n > HRL_FRAME_BODY_BYTES_MAX) {
 		w->bad = true;
 		w->err = -EMSGSIZE;
 		return NULL;
@@ -291,13 +291,14 @@ void net_wr_raw(struct net_wr *w, const void *src, size_t n)
 
 int net_wr_end(struct net_wr *w)
 {
+	size_t start = w->b->off + w->start;
 	if (w->bad) {
-		if (w->b->len > w->start)
-			w->b->len = w->start;
+		if (w->b->len > start)
+			w->b->len = start;
 		return w->err ? w->err : -ENOMEM;
 	}
-	uint8_t *hdr = w->b->data + w->start;
-	uint32_t body_len = (uint32_t)(w->b->len - w->start - HRL_FRAME_HEADER_BYTES);
+	uint8_t *hdr = w->b->data + start;
+	uint32_t body_len = (uint32_t)(w->b->len - start - HRL_FRAME_HEADER_BYTES);
 	st32(hdr + 16, body_len);
 	st32(hdr + 20, base_crc32c(0, hdr + HRL_FRAME_HEADER_BYTES, body_len));
 	return 0;

@@ -109,7 +109,7 @@ static inline bool net_rd_done(const struct net_rd *r)
  */
 struct net_wr {
 	struct base_buf *b;
-	size_t start;
+	size_t start; /* frame start, relative to b->off */
 	bool bad;
 	int err;
 };

@@ -1,0 +1,961 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * herald.c - the `herald` command-line tool, a thin shell over libherald.
+ *
+ *   herald [global flags] <command> [args]
+ *
+ * Every command is one row of cli_cmds[]: its words ("app create"), the
+ * usage of its arguments, how many it takes, whether it needs AUTH, and
+ * the function that runs it. main() parses flags (global flags may appear
+ * anywhere before "--"), finds the row, checks the arity, connects, says
+ * HELLO, authenticates, runs the row's function and maps the outcome to
+ * the exit status:
+ *
+ *   0  ok
+ *   1  the engine answered with an error   (stderr: herald: E_NOT_FOUND: message)
+ *   2  usage error (bad flag, argument, address or secret)
+ *   3  connection or transport error (refused, timeout, malformed answer)
+ *   4  authentication failed (E_AUTH_FAILED)
+ *
+ * Output is text for people by default and one JSON document with --json.
+ * Strings are escaped by hand (json_str); the engine only hands back UTF-8.
+ */
+#include <errno.h>
+#include <inttypes.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "include/herald.h"
+
+#define CLI_SERVER_DEFAULT     "127.0.0.1:7600"
+#define CLI_TIMEOUT_MS_DEFAULT 5000
+#define CLI_TIMEOUT_MS_MAX     (24 * 3600 * 1000)
+#define CLI_PING_BYTES         16u
+#define CLI_NAME               "herald-cli"
+
+enum cli_exit {
+	EXIT_OK = 0,
+	EXIT_ENGINE = 1,
+	EXIT_USAGE = 2,
+	EXIT_TRANSPORT = 3,
+	EXIT_AUTH = 4,
+};
+
+struct cli {
+	const char *server;
+	const char *app;
+	const char *secret_hex;
+	const char *secret_file;
+	const char *vendor;   /* bind --vendor */
+	const char *platform; /* bind --platform */
+	const char *timeout_text; /* --timeout, checked once all flags are read */
+	int timeout_ms;
+	bool json;
+	bool help;
+	struct herald_conn *conn;
+	char server_name[256]; /* from HELLO, for ping */
+};
+
+struct cli_cmd {
+	const char *group; /* first word of two-word commands, else NULL */
+	const char *name;
+	const char *args;
+	const char *help;
+	int args_min;
+	int args_max; /* < 0: no limit */
+	bool auth;
+	bool device_flags;
+	int (*run)(struct cli *cli, char **argv, int argc);
+};
+
+/* ---- output helpers -------------------------------------------------------- */
+
+/* n bytes as a JSON string. */
+static void json_strn(const char *s, size_t n)
+{
+	putchar('"');
+	for (const unsigned char *p = (const unsigned char *)s; p < (const unsigned char *)s + n;
+	     p++) {
+		switch (*p) {
+		case '"':
+			fputs("\\\"", stdout);
+			break;
+		case '\\':
+			fputs("\\\\", stdout);
+			break;
+		case '\n':
+			fputs("\\n", stdout);
+			break;
+		case '\r':
+			fputs("\\r", stdout);
+			break;
+		case '\t':
+			fputs("\\t", stdout);
+			break;
+		default:
+			if (*p < 0x20 || *p == 0x7f)
+				printf("\\u%04x", *p);
+			else
+				putchar(*p);
+		}
+	}
+	putchar('"');
+}
+
+static void json_str(const char *s)
+{
+	json_strn(s, strlen(s));
+}
+
+/* n bytes for a terminal: control characters shown as \n, \t, \xNN. */
+static void text_strn(const char *s, size_t n)
+{
+	for (const unsigned char *p = (const unsigned char *)s; p < (const unsigned char *)s + n;
+	     p++) {
+		if (*p == '\n')
+			fputs("\\n", stdout);
+		else if (*p == '\t')
+			fputs("\\t", stdout);
+		else if (*p < 0x20 || *p == 0x7f)
+			printf("\\x%02x", *p);
+		else
+			putchar(*p);
+	}
+}
+
+/* A name from a table, or the number when the table has none. */
+static void json_enum(const char *name, unsigned v)
+{
+	if (name)
+		json_str(name);
+	else
+		printf("%u", v);
+}
+
+static const char *enum_text(const char *name, unsigned v, char *buf, size_t size)
+{
+	if (name)
+		return name;
+	snprintf(buf, size, "%u", v);
+	return buf;
+}
+
+/* ISO 8601 UTC with milliseconds. */
+static const char *time_text(uint64_t unix_ms, char *buf, size_t size)
+{
+	time_t secs = (time_t)(unix_ms / 1000);
+	struct tm tm;
+	char day[32];
+
+	if (!gmtime_r(&secs, &tm) || !strftime(day, sizeof(day), "%Y-%m-%dT%H:%M:%S", &tm)) {
+		snprintf(buf, size, "%" PRIu64 "ms", unix_ms);
+		return buf;
+	}
+	snprintf(buf, size, "%s.%03uZ", day, (unsigned)(unix_ms % 1000));
+	return buf;
+}
+
+static int usage_error(const char *fmt, const char *arg)
+{
+	fputs("herald: ", stderr);
+	fprintf(stderr, fmt, arg);
+	fputs("\n(try 'herald --help')\n", stderr);
+	return EXIT_USAGE;
+}
+
+/* Map a libherald result to an exit status, telling the user what went wrong. */
+static int fail(struct cli *cli, int rc, const char *what)
+{
+	if (rc > 0) {
+		const char *msg = cli->conn ? herald_errmsg(cli->conn) : "";
+		fprintf(stderr, "herald: %s: %s\n", herald_err_name(rc), *msg ? msg : what);
+		return rc == HRL_E_AUTH_FAILED ? EXIT_AUTH : EXIT_ENGINE;
+	}
+	if (rc == -EINVAL || rc == -EMSGSIZE) {
+		fprintf(stderr, "herald: %s: %s (an argument is malformed or too long)\n", what,
+			herald_strerror(rc));
+		return EXIT_USAGE;
+	}
+	if (rc == -EPROTO)
+		fprintf(stderr,
+			"herald: %s: malformed answer (is a Herald v1 engine listening there?)\n",
+			what);
+	else
+		fprintf(stderr, "herald: %s: %s\n", what, herald_strerror(rc));
+	return EXIT_TRANSPORT;
+}
+
+static void print_ok(struct cli *cli)
+{
+	if (cli->json)
+		puts("{\"ok\":true}");
+	else
+		puts("ok");
+}
+
+/* ---- argument parsing helpers ------------------------------------------------ */
+
+static bool parse_u32(const char *s, uint32_t *out)
+{
+	char *end;
+	if (!*s || strspn(s, "0123456789") != strlen(s))
+		return false;
+	errno = 0;
+	unsigned long long v = strtoull(s, &end, 10);
+	if (errno || *end || v > UINT32_MAX)
+		return false;
+	*out = (uint32_t)v;
+	return true;
+}
+
+/* ---- commands ------------------------------------------------------------------ */
+
+static int cmd_ping(struct cli *cli, char **argv, int argc)
+{
+	uint8_t payload[CLI_PING_BYTES];
+	uint64_t rtt_ns = 0;
+
+	for (unsigned i = 0; i < CLI_PING_BYTES; i++)
+		payload[i] = (uint8_t)('a' + i);
+	int rc = herald_ping(cli->conn, payload, sizeof(payload), &rtt_ns);
+	if (rc)
+		return fail(cli, rc, "ping");
+	if (cli->json) {
+		fputs("{\"server\":", stdout);
+		json_str(cli->server_name);
+		printf(",\"rtt_us\":%.1f}\n", (double)rtt_ns / 1000.0);
+	} else {
+		printf("pong from %s (%s): time=%.3f ms\n", cli->server, cli->server_name,
+		       (double)rtt_ns / 1e6);
+	}
+	return EXIT_OK;
+}
+
+static int cmd_stats(struct cli *cli, char **argv, int argc)
+{
+	struct herald_stats *s = NULL;
+	int rc = herald_stats(cli->conn, &s);
+	if (rc)
+		return fail(cli, rc, "stats");
+	if (cli->json) {
+		printf("{\"core_count\":%u,\"cores\":[", s->core_count);
+		for (unsigned i = 0; i < s->core_count; i++) {
+			const struct herald_core_stats *cs = &s->cores[i];
+			printf("%s{\"core\":%u,\"partitions_owned\":%u,\"connections_open\":%" PRIu64
+			       ",\"requests_total\":%" PRIu64 ",\"forwarded_total\":%" PRIu64
+			       ",\"users\":%" PRIu64 "}",
+			       i ? "," : "", cs->core, cs->partitions_owned, cs->connections_open,
+			       cs->requests_total, cs->forwarded_total, cs->users);
+		}
+		puts("]}");
+	} else {
+		uint64_t conns = 0, reqs = 0, fwd = 0, users = 0, parts = 0;
+		printf("%-6s %10s %12s %14s %14s %12s\n", "core", "partitions", "connections",
+		       "requests", "forwarded", "users");
+		for (unsigned i = 0; i < s->core_count; i++) {
+			const struct herald_core_stats *cs = &s->cores[i];
+			printf("%-6u %10u %12" PRIu64 " %14" PRIu64 " %14" PRIu64 " %12" PRIu64 "\n",
+			       cs->core, cs->partitions_owned, cs->connections_open,
+			       cs->requests_total, cs->forwarded_total, cs->users);
+			parts += cs->partitions_owned;
+			conns += cs->connections_open;
+			reqs += cs->requests_total;
+			fwd += cs->forwarded_total;
+			users += cs->users;
+		}
+		printf("%-6s %10" PRIu64 " %12" PRIu64 " %14" PRIu64 " %14" PRIu64 " %12" PRIu64 "\n",
+		       "total", parts, conns, reqs, fwd, users);
+	}
+	herald_stats_free(s);
+	return EXIT_OK;
+}
+
+static void print_secret(struct cli *cli, const char *app_id, const uint8_t *secret,
+			 const uint32_t *secret_version)
+{
+	char hex[2 * HRL_SECRET_BYTES + 1];
+
+	herald_secret_format(secret, hex);
+	if (cli->json) {
+		fputs("{\"app_id\":", stdout);
+		json_str(app_id);
+		printf(",\"secret\":\"%s\"", hex);
+		if (secret_version)
+			printf(",\"secret_version\":%u", *secret_version);
+		puts("}");
+	} else {
+		printf("app_id: %s\nsecret: %s\n", app_id, hex);
+		if (secret_version)
+			printf("secret_version: %u\n", *secret_version);
+	}
+}
+
+static int cmd_app_create(struct cli *cli, char **argv, int argc)
+{
+	uint8_t secret[HRL_SECRET_BYTES];
+	int rc = herald_app_create(cli->conn, argv[0], secret);
+	if (rc)
+		return fail(cli, rc, "app create");
+	print_secret(cli, argv[0], secret, NULL);
+	return EXIT_OK;
+}
+
+static int cmd_app_list(struct cli *cli, char **argv, int argc)
+{
+	struct herald_app_list *l = NULL;
+	char when[64];
+	int rc = herald_app_list(cli->conn, &l);
+	if (rc)
+		return fail(cli, rc, "app list");
+	if (cli->json) {
+		fputs("{\"apps\":[", stdout);
+		for (uint32_t i = 0; i < l->count; i++) {
+			fputs(i ? ",{\"app_id\":" : "{\"app_id\":", stdout);
+			json_str(l->apps[i].app_id);
+			printf(",\"created_unix_ms\":%" PRIu64 ",\"secret_version\":%u}",
+			       l->apps[i].created_unix_ms, l->apps[i].secret_version);
+		}
+		puts("]}");
+	} else {
+		printf("%-32s %-24s %s\n", "APP_ID", "CREATED", "SECRET_VERSION");
+		for (uint32_t i = 0; i < l->count; i++)
+			printf("%-32s %-24s %u\n", l->apps[i].app_id,
+			       time_text(l->apps[i].created_unix_ms, when, sizeof(when)),
+			       l->apps[i].secret_version);
+	}
+	herald_app_list_free(l);
+	return EXIT_OK;
+}
+
+static int cmd_app_rotate(struct cli *cli, char **argv, int argc)
+{
+	uint8_t secret[HRL_SECRET_BYTES];
+	uint32_t version = 0;
+	int rc = herald_app_rotate(cli->conn, argv[0], secret, &version);
+	if (rc)
+		return fail(cli, rc, "app rotate");
+	print_secret(cli, argv[0], secret, &version);
+	return EXIT_OK;
+}
+
+static int cmd_bind(struct cli *cli, char **argv, int argc)
+{
+	int channel = herald_channel_parse(argv[1]);
+	int vendor = cli->vendor ? herald_vendor_parse(cli->vendor) : HRL_VENDOR_NONE;
+	int platform = cli->platform ? herald_platform_parse(cli->platform) : HRL_PLATFORM_NONE;
+	uint32_t device_id = 0;
+	bool created = false;
+
+	if (channel < 0)
+		return usage_error("unknown channel '%s' (push sms email wechat webhook)", argv[1]);
+	if (vendor < 0)
+		return usage_error("unknown vendor '%s' (apns fcm huawei xiaomi oppo vivo honor meizu)",
+				   cli->vendor);
+	if (platform < 0)
+		return usage_error("unknown platform '%s' (android ios harmony web)", cli->platform);
+	int rc = herald_bind(cli->conn, argv[0], (uint8_t)channel, (uint8_t)vendor,
+			     (uint8_t)platform, argv[2], &device_id, &created);
+	if (rc)
+		return fail(cli, rc, "bind");
+	if (cli->json) {
+		fputs("{\"user_id\":", stdout);
+		json_str(argv[0]);
+		printf(",\"device_id\":%u,\"created\":%s}\n", device_id, created ? "true" : "false");
+	} else {
+		printf("device_id: %u (%s)\n", device_id, created ? "new" : "already bound");
+	}
+	return EXIT_OK;
+}
+
+static int cmd_unbind(struct cli *cli, char **argv, int argc)
+{
+	uint32_t device_id;
+	if (!parse_u32(argv[1], &device_id))
+		return usage_error("bad device id '%s'", argv[1]);
+	int rc = herald_unbind(cli->conn, argv[0], device_id);
+	if (rc)
+		return fail(cli, rc, "unbind");
+	print_ok(cli);
+	return EXIT_OK;
+}
+
+static int cmd_alias_set(struct cli *cli, char **argv, int argc)
+{
+	char previous[HRL_ALIAS_BYTES_MAX + 1];
+	uint32_t device_id;
+
+	if (!parse_u32(argv[1], &device_id))
+		return usage_error("bad device id '%s'", argv[1]);
+	int rc = herald_alias_set(cli->conn, argv[0], device_id, argv[2], argv[3], previous,
+				  sizeof(previous));
+	if (rc)
+		return fail(cli, rc, "alias set");
+	if (cli->json) {
+		fputs("{\"previous_alias\":", stdout);
+		json_str(previous);
+		puts("}");
+	} else {
+		printf("previous_alias: %s\n", *previous ? previous : "(none)");
+	}
+	return EXIT_OK;
+}
+
+static int cmd_alias_del(struct cli *cli, char **argv, int argc)
+{
+	uint32_t device_id;
+	if (!parse_u32(argv[1], &device_id))
+		return usage_error("bad device id '%s'", argv[1]);
+	int rc = herald_alias_del(cli->conn, argv[0], device_id, argv[2]);
+	if (rc)
+		return fail(cli, rc, "alias del");
+	print_ok(cli);
+	return EXIT_OK;
+}
+
+static int cmd_alias_lookup(struct cli *cli, char **argv, int argc)
+{
+	struct herald_alias_hits *h = NULL;
+	int rc = herald_alias_lookup(cli->conn, argv[0], argv[1], &h);
+	if (rc)
+		return fail(cli, rc, "alias lookup");
+	if (cli->json) {
+		fputs("{\"alias_type\":", stdout);
+		json_str(argv[0]);
+		fputs(",\"alias\":", stdout);
+		json_str(argv[1]);
+		fputs(",\"devices\":[", stdout);
+		for (unsigned i = 0; i < h->count; i++) {
+			fputs(i ? ",{\"user_id\":" : "{\"user_id\":", stdout);
+			json_str(h->hits[i].user_id);
+			printf(",\"device_id\":%u}", h->hits[i].device_id);
+		}
+		puts("]}");
+	} else {
+		for (unsigned i = 0; i < h->count; i++)
+			printf("%s %u\n", h->hits[i].user_id, h->hits[i].device_id);
+	}
+	herald_alias_hits_free(h);
+	return EXIT_OK;
+}
+
+static int tag_change(struct cli *cli, char **argv, int argc, bool add)
+{
+	const char *const *tags = (const char *const *)&argv[1];
+	uint16_t changed = 0;
+	int rc = add ? herald_tag_add(cli->conn, argv[0], tags, (size_t)argc - 1, &changed)
+		     : herald_tag_del(cli->conn, argv[0], tags, (size_t)argc - 1, &changed);
+	if (rc)
+		return fail(cli, rc, add ? "tag add" : "tag del");
+	if (cli->json)
+		printf("{\"%s\":%u}\n", add ? "added" : "removed", changed);
+	else
+		printf("%s: %u\n", add ? "added" : "removed", changed);
+	return EXIT_OK;
+}
+
+static int cmd_tag_add(struct cli *cli, char **argv, int argc)
+{
+	return tag_change(cli, argv, argc, true);
+}
+
+static int cmd_tag_del(struct cli *cli, char **argv, int argc)
+{
+	return tag_change(cli, argv, argc, false);
+}
+
+static int cmd_attr_set(struct cli *cli, char **argv, int argc)
+{
+	size_t n = (size_t)argc - 1;
+	uint16_t attr_count = 0;
+	int rc, status;
+
+	struct herald_attr *attrs = calloc(n, sizeof(*attrs));
+	char **keys = calloc(n, sizeof(*keys));
+	if (!attrs || !keys) {
+		status = fail(cli, -ENOMEM, "attr set");
+		goto out_free;
+	}
+	for (size_t i = 0; i < n; i++) {
+		const char *pair = argv[1 + i];
+		const char *eq = strchr(pair, '=');
+		if (!eq || eq == pair) {
+			status = usage_error("expected key=value, got '%s'", pair);
+			goto out_free;
+		}
+		keys[i] = strndup(pair, (size_t)(eq - pair));
+		if (!keys[i]) {
+			status = fail(cli, -ENOMEM, "attr set");
+			goto out_free;
+		}
+		attrs[i].key = keys[i];
+		attrs[i].value = eq + 1;
+	}
+	rc = herald_attr_set(cli->conn, argv[0], attrs, n, &attr_count);
+	if (rc) {
+		status = fail(cli, rc, "attr set");
+		goto out_free;
+	}
+	if (cli->json)
+		printf("{\"attr_count\":%u}\n", attr_count);
+	else
+		printf("attr_count: %u\n", attr_count);
+	status = EXIT_OK;
+
+out_free:
+	for (size_t i = 0; keys && i < n; i++)
+		free(keys[i]);
+	free(keys);
+	free(attrs);
+	return status;
+}
+
+static void user_json(const struct herald_user *u)
+{
+	fputs("{\"user_id\":", stdout);
+	json_str(u->user_id);
+	printf(",\"partition\":%u,\"devices\":[", u->partition);
+	for (unsigned i = 0; i < u->device_count; i++) {
+		const struct herald_device *d = &u->devices[i];
+		printf("%s{\"device_id\":%u,\"channel\":", i ? "," : "", d->device_id);
+		json_enum(herald_channel_name(d->channel), d->channel);
+		fputs(",\"vendor\":", stdout);
+		json_enum(herald_vendor_name(d->vendor), d->vendor);
+		fputs(",\"platform\":", stdout);
+		json_enum(herald_platform_name(d->platform), d->platform);
+		fputs(",\"state\":", stdout);
+		json_enum(d->state == 0 ? "active" : NULL, d->state);
+		printf(",\"bound_unix_ms\":%" PRIu64 ",\"address\":", d->bound_unix_ms);
+		json_str(d->address);
+		fputs(",\"aliases\":{", stdout);
+		for (unsigned j = 0; j < d->alias_count; j++) {
+			if (j)
+				putchar(',');
+			json_str(d->aliases[j].alias_type);
+			putchar(':');
+			json_str(d->aliases[j].alias);
+		}
+		fputs("}}", stdout);
+	}
+	fputs("],\"tags\":[", stdout);
+	for (unsigned i = 0; i < u->tag_count; i++) {
+		if (i)
+			putchar(',');
+		json_str(u->tags[i]);
+	}
+	fputs("],\"attrs\":{", stdout);
+	for (unsigned i = 0; i < u->attr_count; i++) {
+		if (i)
+			putchar(',');
+		json_str(u->attrs[i].key);
+		putchar(':');
+		json_strn(u->attrs[i].value, u->attrs[i].value_len);
+	}
+	puts("}}");
+}
+
+static void user_text(const struct herald_user *u)
+{
+	char when[64], b1[16], b2[16], b3[16], b4[16];
+
+	printf("user_id:   %s\npartition: %u\ndevices:   %u\n", u->user_id, u->partition,
+	       u->device_count);
+	for (unsigned i = 0; i < u->device_count; i++) {
+		const struct herald_device *d = &u->devices[i];
+		printf("  device %u: %s", d->device_id,
+		       enum_text(herald_channel_name(d->channel), d->channel, b1, sizeof(b1)));
+		if (d->vendor || d->platform)
+			printf(" %s/%s",
+			       enum_text(herald_vendor_name(d->vendor), d->vendor, b2, sizeof(b2)),
+			       enum_text(herald_platform_name(d->platform), d->platform, b3,
+					 sizeof(b3)));
+		printf(", %s, bound %s\n",
+		       enum_text(d->state == 0 ? "active" : NULL, d->state, b4, sizeof(b4)),
+		       time_text(d->bound_unix_ms, when, sizeof(when)));
+		printf("    address: %s\n", d->address);
+		for (unsigned j = 0; j < d->alias_count; j++)
+			printf("    alias:   %s = %s\n", d->aliases[j].alias_type,
+			       d->aliases[j].alias);
+	}
+	printf("tags:      %u\n", u->tag_count);
+	for (unsigned i = 0; i < u->tag_count; i++)
+		printf("  %s\n", u->tags[i]);
+	printf("attrs:     %u\n", u->attr_count);
+	for (unsigned i = 0; i < u->attr_count; i++) {
+		printf("  %s = ", u->attrs[i].key);
+		text_strn(u->attrs[i].value, u->attrs[i].value_len);
+		putchar('\n');
+	}
+}
+
+static int cmd_user_show(struct cli *cli, char **argv, int argc)
+{
+	struct herald_user *u = NULL;
+	int rc = herald_user_show(cli->conn, argv[0], &u);
+	if (rc)
+		return fail(cli, rc, "user show");
+	if (cli->json)
+		user_json(u);
+	else
+		user_text(u);
+	herald_user_free(u);
+	return EXIT_OK;
+}
+
+static const struct cli_cmd cli_cmds[] = {
+	{ NULL, "ping", "", "Say HELLO (and AUTH when a secret is given) and time one PING.",
+	  0, 0, false, false, cmd_ping },
+	{ NULL, "stats", "", "Per-core counters of the engine.", 0, 0, true, false, cmd_stats },
+	{ "app", "create", "<app_id>",
+	  "Create an app (admin). Prints the app id and its new secret as 64 hex digits;\n"
+	  "the secret is shown only once.",
+	  1, 1, true, false, cmd_app_create },
+	{ "app", "list", "", "List apps with their creation time and secret version (admin).",
+	  0, 0, true, false, cmd_app_list },
+	{ "app", "rotate", "<app_id>",
+	  "Give an app a new secret (admin, or the app itself). The old one stops working.",
+	  1, 1, true, false, cmd_app_rotate },
+	{ NULL, "bind", "<user> <channel> <address> [--vendor V --platform P]",
+	  "Bind an address to a user; prints the device id. Channels: push sms email wechat\n"
+	  "webhook. For push, --vendor (apns fcm huawei xiaomi oppo vivo honor meizu) and\n"
+	  "--platform (android ios harmony web) are required; other channels take neither.",
+	  3, 3, true, true, cmd_bind },
+	{ NULL, "unbind", "<user> <device_id>", "Remove a device and its aliases.", 2, 2, true,
+	  false, cmd_unbind },
+	{ "alias", "set", "<user> <device_id> <type> <alias>",
+	  "Set the device's alias of this type; prints the alias it replaced.", 4, 4, true,
+	  false, cmd_alias_set },
+	{ "alias", "del", "<user> <device_id> <type>", "Delete the device's alias of this type.",
+	  3, 3, true, false, cmd_alias_del },
+	{ "alias", "lookup", "<type> <alias>",
+	  "List the devices (user and device id) that hold an alias.", 2, 2, true, false,
+	  cmd_alias_lookup },
+	{ "tag", "add", "<user> <tag>...", "Add tags to a user; prints how many were new.", 2, -1,
+	  true, false, cmd_tag_add },
+	{ "tag", "del", "<user> <tag>...", "Remove tags from a user; prints how many it had.", 2,
+	  -1, true, false, cmd_tag_del },
+	{ "attr", "set", "<user> key=value...",
+	  "Set user attributes; an empty value (key=) deletes the key. tz must be an IANA\n"
+	  "zone name, locale a BCP 47 tag. Prints the user's attribute count.",
+	  2, -1, true, false, cmd_attr_set },
+	{ "user", "show", "<user>", "Show a user's devices, aliases, tags and attributes.", 1, 1,
+	  true, false, cmd_user_show },
+};
+#define CLI_CMD_COUNT (sizeof(cli_cmds) / sizeof(cli_cmds[0]))
+
+/* ---- help ------------------------------------------------------------------------ */
+
+static void cmd_words(const struct cli_cmd *c, char *buf, size_t size)
+{
+	if (c->group)
+		snprintf(buf, size, "%s %s", c->group, c->name);
+	else
+		snprintf(buf, size, "%s", c->name);
+}
+
+static void print_usage(FILE *f)
+{
+	char words[64];
+
+	fputs("usage: herald [global flags] <command> [args]\n\ncommands:\n", f);
+	for (size_t i = 0; i < CLI_CMD_COUNT; i++) {
+		cmd_words(&cli_cmds[i], words, sizeof(words));
+		if (*cli_cmds[i].args)
+			fprintf(f, "  %-14s %s\n", words, cli_cmds[i].args);
+		else
+			fprintf(f, "  %s\n", words);
+	}
+	fputs("\nglobal flags (environment):\n"
+	      "  --server HOST:PORT   (HERALD_SERVER)       engine address,\n"
+	      "                                             default " CLI_SERVER_DEFAULT "\n"
+	      "  --app APP_ID         (HERALD_APP)          app to act as, default admin\n"
+	      "  --secret HEX         (HERALD_SECRET)       the app's secret, 64 hex digits\n"
+	      "  --secret-file PATH   (HERALD_SECRET_FILE)  file holding the secret; for admin the\n"
+	      "                                             engine writes <data-dir>/admin.secret\n"
+	      "  --timeout MS         (HERALD_TIMEOUT_MS)   connect and answer timeout, default 5000\n"
+	      "  --json                                     print JSON instead of text\n"
+	      "  -h, --help                                 this text; after a command, its help\n"
+	      "\nexit status: 0 ok, 1 the engine answered an error, 2 usage error,\n"
+	      "3 connection or transport error, 4 authentication failed.\n",
+	      f);
+}
+
+static void print_group_usage(FILE *f, const char *group)
+{
+	fprintf(f, "usage: herald [global flags] %s <subcommand> [args]\n\nsubcommands:\n", group);
+	for (size_t i = 0; i < CLI_CMD_COUNT; i++)
+		if (cli_cmds[i].group && strcmp(cli_cmds[i].group, group) == 0)
+			fprintf(f, "  %s %s%s%s\n", group, cli_cmds[i].name,
+				*cli_cmds[i].args ? " " : "", cli_cmds[i].args);
+}
+
+static void print_cmd_help(const struct cli_cmd *c)
+{
+	char words[64];
+	cmd_words(c, words, sizeof(words));
+	printf("usage: herald [global flags] %s %s\n\n%s\n", words, c->args, c->help);
+	if (c->auth)
+		puts("\nNeeds a secret (--secret, --secret-file, HERALD_SECRET, HERALD_SECRET_FILE).");
+	puts("Global flags: see 'herald --help'.");
+}
+
+/* ---- main ------------------------------------------------------------------------- */
+
+static bool is_group(const char *word)
+{
+	for (size_t i = 0; i < CLI_CMD_COUNT; i++)
+		if (cli_cmds[i].group && strcmp(cli_cmds[i].group, word) == 0)
+			return true;
+	return false;
+}
+
+static const struct cli_cmd *find_cmd(const char *w0, const char *w1)
+{
+	for (size_t i = 0; i < CLI_CMD_COUNT; i++) {
+		const struct cli_cmd *c = &cli_cmds[i];
+		if (!c->group && strcmp(c->name, w0) == 0)
+			return c;
+		if (c->group && w1 && strcmp(c->group, w0) == 0 && strcmp(c->name, w1) == 0)
+			return c;
+	}
+	return NULL;
+}
+
+/* Flags that take a value, and where each one goes. */
+static const char **flag_slot(struct cli *cli, const char *name)
+{
+	if (strcmp(name, "--server") == 0)
+		return &cli->server;
+	if (strcmp(name, "--app") == 0)
+		return &cli->app;
+	if (strcmp(name, "--secret") == 0)
+		return &cli->secret_hex;
+	if (strcmp(name, "--secret-file") == 0)
+		return &cli->secret_file;
+	if (strcmp(name, "--vendor") == 0)
+		return &cli->vendor;
+	if (strcmp(name, "--platform") == 0)
+		return &cli->platform;
+	if (strcmp(name, "--timeout") == 0)
+		return &cli->timeout_text;
+	return NULL;
+}
+
+static int parse_timeout(const char *text, int *timeout_ms)
+{
+	uint32_t v;
+	if (!parse_u32(text, &v) || v == 0 || v > CLI_TIMEOUT_MS_MAX)
+		return usage_error("bad timeout '%s' (milliseconds, 1 or more)", text);
+	*timeout_ms = (int)v;
+	return 0;
+}
+
+/*
+ * Split argv into flags (into cli) and positional words (into words).
+ * Returns the number of words, or -EXIT_USAGE after printing why.
+ */
+static int parse_args(struct cli *cli, int argc, char **argv, char **words)
+{
+	int n = 0;
+	bool flags_done = false;
+
+	for (int i = 1; i < argc; i++) {
+		char *a = argv[i];
+		if (flags_done || a[0] != '-' || a[1] == '\0') {
+			words[n++] = a;
+			continue;
+		}
+		if (strcmp(a, "--") == 0) {
+			flags_done = true;
+			continue;
+		}
+		if (strcmp(a, "-h") == 0 || strcmp(a, "--help") == 0) {
+			cli->help = true;
+			continue;
+		}
+		if (strcmp(a, "--json") == 0) {
+			cli->json = true;
+			continue;
+		}
+		char name[32];
+		const char *value = NULL;
+		const char *eq = strchr(a, '=');
+		size_t nlen = eq ? (size_t)(eq - a) : strlen(a);
+		if (nlen >= sizeof(name))
+			return -usage_error("unknown flag '%s'", a);
+		memcpy(name, a, nlen);
+		name[nlen] = '\0';
+		const char **slot = flag_slot(cli, name);
+		if (!slot)
+			return -usage_error("unknown flag '%s'", a);
+		if (eq) {
+			value = eq + 1;
+		} else {
+			if (i + 1 >= argc)
+				return -usage_error("flag %s needs a value", name);
+			value = argv[++i];
+		}
+		*slot = value;
+	}
+	if (cli->timeout_text && parse_timeout(cli->timeout_text, &cli->timeout_ms))
+		return -EXIT_USAGE;
+	return n;
+}
+
+static void defaults_from_env(struct cli *cli)
+{
+	const char *v;
+
+	if (!cli->server)
+		cli->server = (v = getenv("HERALD_SERVER")) && *v ? v : CLI_SERVER_DEFAULT;
+	if (!cli->app)
+		cli->app = (v = getenv("HERALD_APP")) && *v ? v : HRL_ADMIN_APP_ID;
+	if (!cli->secret_hex && !cli->secret_file) {
+		if ((v = getenv("HERALD_SECRET")) && *v)
+			cli->secret_hex = v;
+		else if ((v = getenv("HERALD_SECRET_FILE")) && *v)
+			cli->secret_file = v;
+	}
+}
+
+/* 0 with *have set, or an exit status. */
+static int load_secret(struct cli *cli, uint8_t secret[HRL_SECRET_BYTES], bool *have)
+{
+	*have = false;
+	if (cli->secret_hex) {
+		if (herald_secret_parse(cli->secret_hex, secret))
+			return usage_error("%s", "the secret must be 64 hex digits");
+		*have = true;
+		return 0;
+	}
+	if (cli->secret_file) {
+		int rc = herald_secret_read_file(cli->secret_file, secret);
+		if (rc == -EINVAL) {
+			fprintf(stderr, "herald: %s does not hold a secret (64 hex digits)\n",
+				cli->secret_file);
+			return EXIT_USAGE;
+		}
+		if (rc) {
+			fprintf(stderr, "herald: cannot read secret file %s: %s\n", cli->secret_file,
+				herald_strerror(rc));
+			return EXIT_USAGE;
+		}
+		*have = true;
+	}
+	return 0;
+}
+
+/* Connect, HELLO, and AUTH when a secret is at hand. 0 or an exit status. */
+static int open_session(struct cli *cli, bool need_auth)
+{
+	uint8_t secret[HRL_SECRET_BYTES];
+	struct herald_hello_info hello;
+	bool have_secret;
+	char what[320];
+
+	int status = load_secret(cli, secret, &have_secret);
+	if (status)
+		return status;
+	if (need_auth && !have_secret) {
+		fprintf(stderr,
+			"herald: no secret for app '%s': give --secret, --secret-file, HERALD_SECRET "
+			"or HERALD_SECRET_FILE\n",
+			cli->app);
+		return EXIT_USAGE;
+	}
+	int rc = herald_connect(cli->server, cli->timeout_ms, &cli->conn);
+	if (rc == -EINVAL)
+		return usage_error("bad server address '%s' (want host:port)", cli->server);
+	snprintf(what, sizeof(what), "cannot connect to %s", cli->server);
+	if (rc)
+		return fail(cli, rc, what);
+	snprintf(what, sizeof(what), "HELLO to %s", cli->server);
+	rc = herald_hello(cli->conn, CLI_NAME, &hello);
+	if (rc)
+		return fail(cli, rc, what);
+	snprintf(cli->server_name, sizeof(cli->server_name), "%s", hello.server_name);
+	if (!have_secret)
+		return 0;
+	snprintf(what, sizeof(what), "authentication as '%s'", cli->app);
+	rc = herald_auth(cli->conn, cli->app, secret, NULL);
+	if (rc == -EINVAL)
+		return usage_error("bad app id '%s'", cli->app);
+	if (rc)
+		return fail(cli, rc, what);
+	return 0;
+}
+
+int main(int argc, char **argv)
+{
+	struct cli cli = { .timeout_ms = CLI_TIMEOUT_MS_DEFAULT };
+	const char *v;
+	int status;
+
+	if ((v = getenv("HERALD_TIMEOUT_MS")) && *v && parse_timeout(v, &cli.timeout_ms))
+		return EXIT_USAGE;
+	char **words = calloc((size_t)argc + 1, sizeof(*words));
+	if (!words) {
+		fputs("herald: out of memory\n", stderr);
+		return EXIT_TRANSPORT;
+	}
+	int nwords = parse_args(&cli, argc, argv, words);
+	if (nwords < 0) {
+		status = -nwords;
+		goto out_free_words;
+	}
+	if (nwords == 0) {
+		print_usage(cli.help ? stdout : stderr);
+		status = cli.help ? EXIT_OK : EXIT_USAGE;
+		goto out_free_words;
+	}
+	const struct cli_cmd *cmd = find_cmd(words[0], nwords > 1 ? words[1] : NULL);
+	if (!cmd) {
+		if (is_group(words[0])) {
+			if (cli.help && nwords == 1) {
+				print_group_usage(stdout, words[0]);
+				status = EXIT_OK;
+			} else {
+				if (nwords > 1)
+					fprintf(stderr, "herald: unknown subcommand '%s %s'\n", words[0],
+						words[1]);
+				print_group_usage(stderr, words[0]);
+				status = EXIT_USAGE;
+			}
+		} else {
+			status = usage_error("unknown command '%s'", words[0]);
+		}
+		goto out_free_words;
+	}
+	if (cli.help) {
+		print_cmd_help(cmd);
+		status = EXIT_OK;
+		goto out_free_words;
+	}
+	int skip = cmd->group ? 2 : 1;
+	int nargs = nwords - skip;
+	if (nargs < cmd->args_min || (cmd->args_max >= 0 && nargs > cmd->args_max)) {
+		char words_text[64];
+		cmd_words(cmd, words_text, sizeof(words_text));
+		fprintf(stderr, "herald: wrong number of arguments\nusage: herald %s %s\n", words_text,
+			cmd->args);
+		status = EXIT_USAGE;
+		goto out_free_words;
+	}
+	if (!cmd->device_flags && (cli.vendor || cli.platform)) {
+		status = usage_error("%s", "--vendor and --platform belong to 'bind'");
+		goto out_free_words;
+	}
+	defaults_from_env(&cli);
+	status = open_session(&cli, cmd->auth);
+	if (status)
+		goto out_close;
+	status = cmd->run(&cli, words + skip, nargs);
+
+out_close:
+	herald_close(cli.conn);
+out_free_words:
+	free(words);
+	return status;
+}

@@ -1,0 +1,97 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * names.c - names of the protocol's enumerations (PROTOCOL.md 5.1) and of
+ * libherald's return values, as tables indexed by value. Static data only;
+ * any thread.
+ */
+#include "include/herald.h"
+
+#include <errno.h>
+#include <string.h>
+
+#include "net/wire.h"
+
+static const char *const channel_names[HRL_CH_COUNT] = {
+	[HRL_CH_PUSH] = "push",
+	[HRL_CH_SMS] = "sms",
+	[HRL_CH_EMAIL] = "email",
+	[HRL_CH_WECHAT] = "wechat",
+	[HRL_CH_WEBHOOK] = "webhook",
+};
+
+static const char *const vendor_names[HRL_VENDOR_COUNT] = {
+	[HRL_VENDOR_NONE] = "none",
+	[HRL_VENDOR_APNS] = "apns",
+	[HRL_VENDOR_FCM] = "fcm",
+	[HRL_VENDOR_HUAWEI] = "huawei",
+	[HRL_VENDOR_XIAOMI] = "xiaomi",
+	[HRL_VENDOR_OPPO] = "oppo",
+	[HRL_VENDOR_VIVO] = "vivo",
+	[HRL_VENDOR_HONOR] = "honor",
+	[HRL_VENDOR_MEIZU] = "meizu",
+};
+
+static const char *const platform_names[HRL_PLATFORM_COUNT] = {
+	[HRL_PLATFORM_NONE] = "none",
+	[HRL_PLATFORM_ANDROID] = "android",
+	[HRL_PLATFORM_IOS] = "ios",
+	[HRL_PLATFORM_HARMONY] = "harmony",
+	[HRL_PLATFORM_WEB] = "web",
+};
+
+static const char *name_of(const char *const *table, unsigned count, unsigned v)
+{
+	return v < count ? table[v] : NULL;
+}
+
+static int parse_name(const char *const *table, unsigned count, const char *name)
+{
+	for (unsigned v = 0; v < count; v++)
+		if (table[v] && strcmp(table[v], name) == 0)
+			return (int)v;
+	return -EINVAL;
+}
+
+const char *herald_channel_name(unsigned v)
+{
+	return name_of(channel_names, HRL_CH_COUNT, v);
+}
+
+const char *herald_vendor_name(unsigned v)
+{
+	return name_of(vendor_names, HRL_VENDOR_COUNT, v);
+}
+
+const char *herald_platform_name(unsigned v)
+{
+	return name_of(platform_names, HRL_PLATFORM_COUNT, v);
+}
+
+int herald_channel_parse(const char *name)
+{
+	return parse_name(channel_names, HRL_CH_COUNT, name);
+}
+
+int herald_vendor_parse(const char *name)
+{
+	return parse_name(vendor_names, HRL_VENDOR_COUNT, name);
+}
+
+int herald_platform_parse(const char *name)
+{
+	return parse_name(platform_names, HRL_PLATFORM_COUNT, name);
+}
+
+const char *herald_err_name(int code)
+{
+	return net_err_name(code);
+}
+
+const char *herald_strerror(int rc)
+{
+	if (rc == 0)
+		return "OK";
+	if (rc > 0)
+		return net_err_name(rc);
+	return strerror(-rc);
+}
