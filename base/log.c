@@ -44,7 +44,7 @@ void base_log(enum base_log_level lvl, const char *fmt, ...)
 		n += snprintf(line + n, sizeof(line) - (size_t)n, "core=%d ", base_log_core);
 	va_start(ap, fmt);
 	if (n < (int)sizeof(line))
-		n += vsnprintf(line + n, sizeof(line) - (size_t)n, fmt, ap);
+		n += vsnprintf(line + n, sizeof(line) - (size_t)n, fmt, ap); /* NOLINT(clang-analyzer-valist.Uninitialized) */
 	va_end(ap);
 	if (n >= (int)sizeof(line) - 1)
 		n = (int)sizeof(line) - 2;

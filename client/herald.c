@@ -1045,7 +1045,7 @@ int herald_auth(struct herald_conn *c, const char *app_id, const uint8_t secret[
 	if (!c->have_nonce || app_len == 0 || app_len > HRL_APP_ID_BYTES_MAX)
 		return -EINVAL;
 	memcpy(msg, c->nonce, HRL_NONCE_BYTES);
-	memcpy(msg + HRL_NONCE_BYTES, app_id, app_len);
+	memcpy(msg + HRL_NONCE_BYTES, app_id, app_len); /* NOLINT(bugprone-not-null-terminated-result): bytes, not a string */
 	if (!HMAC(EVP_sha256(), secret, HRL_SECRET_BYTES, msg, HRL_NONCE_BYTES + app_len, mac,
 		  &mac_len) ||
 	    mac_len != HRL_MAC_BYTES)
@@ -1076,7 +1076,7 @@ int herald_ping(struct herald_conn *c, const void *data, size_t len, uint64_t *r
 	uint64_t t0 = now_ns();
 	CALL(c, herald_submit_ping(c, data, len, &id));
 	if (reply.opcode != HRL_OP_PING || reply.body_len != len ||
-	    (len && memcmp(reply.body, data, len)))
+	    (len && memcmp(reply.body, data, len) != 0))
 		return conn_kill(c, -EPROTO);
 	if (rtt_ns)
 		*rtt_ns = now_ns() - t0;

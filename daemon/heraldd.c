@@ -288,9 +288,9 @@ int main(int argc, char **argv)
 		fprintf(stderr, "heraldd: --log-level takes debug, info, warn or error\n");
 		return 2;
 	}
-	if (!strcmp(st.wake, "eventfd"))
+	if (strcmp(st.wake, "eventfd") == 0)
 		iou_force_eventfd = true;
-	else if (strcmp(st.wake, "auto") && strcmp(st.wake, "msg_ring")) {
+	else if (strcmp(st.wake, "auto") != 0 && strcmp(st.wake, "msg_ring") != 0) {
 		fprintf(stderr, "heraldd: --wake takes auto, msg_ring or eventfd\n");
 		return 2;
 	}

@@ -320,7 +320,7 @@ static void op_app_list(struct net_ctx *x)
 	for (unsigned i = 0; i < HRL_APPS_MAX; i++)
 		if (x->nc->apps.apps[i].used)
 			sorted[n++] = &x->nc->apps.apps[i];
-	qsort(sorted, n, sizeof(sorted[0]), app_cmp);
+	qsort(sorted, n, sizeof(sorted[0]), app_cmp); /* NOLINT(bugprone-sizeof-expression) */
 	net_ctx_begin(x, &w);
 	net_wr_u32(&w, n);
 	for (unsigned i = 0; i < n; i++) {

@@ -97,7 +97,7 @@ static struct net_conn *conn_new(struct net_core *nc, int fd)
 		uint32_t cap = nc->conn_cap ? nc->conn_cap * 2 : 256;
 		if (cap > HRL_CONNS_PER_CORE_MAX)
 			return NULL;
-		struct net_conn **t = realloc(nc->conns, cap * sizeof(*t));
+		struct net_conn **t = realloc(nc->conns, cap * sizeof(*t)); /* NOLINT(bugprone-sizeof-expression) */
 		if (!t)
 			return NULL;
 		nc->conns = t;
@@ -814,9 +814,12 @@ int net_server_init(struct net_server *s, const struct net_config *cfg)
 		if (rc)
 			goto out_free;
 		if (port == 0) { /* the other cores share the port the kernel chose */
-			struct sockaddr_in sa;
+			struct sockaddr_in sa = { 0 };
 			socklen_t sl = sizeof(sa);
-			getsockname(nc->listen_fd, (struct sockaddr *)&sa, &sl);
+			if (getsockname(nc->listen_fd, (struct sockaddr *)&sa, &sl)) {
+				rc = -errno;
+				goto out_free;
+			}
 			port = ntohs(sa.sin_port);
 		}
 	}
