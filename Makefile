@@ -114,11 +114,15 @@ deps:
 # ---- tests ----------------------------------------------------------------
 FUZZ_BIN := $(BUILD)/fuzz/fuzz_wire
 FUZZ_SECONDS ?= 20
+FUZZ_LONG_SECONDS ?= 600
 
 test: deps
 	$(MAKE) --no-print-directory BUILD=$(BUILD) JEMALLOC=$(JEMALLOC) EXTRA_CFLAGS="$(EXTRA_CFLAGS)" \
 		CFLAGS_BASE="$(CFLAGS_BASE)" LDFLAGS="$(LDFLAGS)" all
 	BUILD=$(BUILD) tests/run
+	$(MAKE) --no-print-directory BUILD=$(BUILD) fuzz-build
+	@mkdir -p $(BUILD)/fuzz/corpus
+	$(FUZZ_BIN) -max_total_time=$(FUZZ_SECONDS) $(BUILD)/fuzz/corpus fuzz/seeds 2>&1 | tail -3
 
 $(FUZZ_BIN): fuzz/fuzz_wire.c $(BASE_SRC) $(WIRE_SRC) net/req.c
 	@mkdir -p $(dir $@)
@@ -129,7 +133,7 @@ fuzz-build: $(FUZZ_BIN)
 
 fuzz: deps $(FUZZ_BIN)
 	@mkdir -p $(BUILD)/fuzz/corpus
-	$(FUZZ_BIN) -max_total_time=$${FUZZ_SECONDS:-600} $(BUILD)/fuzz/corpus fuzz/seeds
+	$(FUZZ_BIN) -max_total_time=$(FUZZ_LONG_SECONDS) $(BUILD)/fuzz/corpus fuzz/seeds
 
 # ---- benchmarks -------------------------------------------------------------
 bench: deps all

@@ -244,6 +244,13 @@ static void op_app_change(struct net_ctx *x)
 	if (!decode(x, &r))
 		return;
 	const struct net_str *id = &r.app.app_id;
+	if (x->role == HRL_ROLE_APP) { /* before any lookup: do not reveal other apps */
+		const struct sto_app *own = &nc->apps.apps[x->app_idx];
+		if (own->id_len != id->len || memcmp(own->id, id->p, id->len) != 0) {
+			net_ctx_error(x, HRL_E_FORBIDDEN, "an app may rotate only its own secret");
+			return;
+		}
+	}
 	int idx = sto_apps_find(&nc->apps, id->p, id->len);
 	memset(&ch, 0, sizeof(ch));
 	if (x->opcode == HRL_OP_APP_CREATE) {
@@ -267,10 +274,6 @@ static void op_app_change(struct net_ctx *x)
 	} else {
 		if (idx < 0) {
 			net_ctx_error(x, HRL_E_NOT_FOUND, "no app with this id");
-			return;
-		}
-		if (x->role == HRL_ROLE_APP && (uint16_t)idx != x->app_idx) {
-			net_ctx_error(x, HRL_E_FORBIDDEN, "an app may rotate only its own secret");
 			return;
 		}
 		ch.app = nc->apps.apps[idx];

@@ -6,6 +6,7 @@
 #include "net/req.h"
 
 #include <errno.h>
+#include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
 
@@ -147,9 +148,16 @@ bool net_valid_tz(const char *p, size_t len)
 	memcpy(path, TZ_DB_DIR, sizeof(TZ_DB_DIR) - 1);
 	memcpy(path + sizeof(TZ_DB_DIR) - 1, p, len);
 	path[sizeof(TZ_DB_DIR) - 1 + len] = 0;
-	if (strstr(path, "/.") || stat(path, &st) != 0)
+	if (strstr(path, "/.") || stat(path, &st) != 0 || !S_ISREG(st.st_mode))
 		return false;
-	return S_ISREG(st.st_mode);
+	if ((len == 9 && memcmp(p, "localtime", 9) == 0) || (len == 10 && memcmp(p, "posixrules", 10) == 0))
+		return false; /* files of the database, not zone names */
+	char magic[4];
+	FILE *f = fopen(path, "rb");
+	bool ok = f && fread(magic, 1, 4, f) == 4 && memcmp(magic, "TZif", 4) == 0;
+	if (f)
+		fclose(f);
+	return ok; /* a compiled zone, not leapseconds, zone.tab, ... */
 }
 
 static bool printable_ascii(const char *p, size_t len)

@@ -5,7 +5,7 @@
  *
  *   header   encode writes the documented 24 bytes; decode(encode(h)) == h
  *   check    net_hdr_check reports magic, body_len, version, flags in that
- *            order; bodies of exactly 1 MiB pass
+ *            order; a request's flags must be 0; bodies of exactly 1 MiB pass
  *   reader   little-endian integers; a truncated str, a u64 past the end,
  *            a short raw mark the reader bad, return zeroes and never move
  *            past the body; net_rd_done is false on trailing bytes
@@ -192,10 +192,17 @@ static void test_header_check_order(void)
 		h.flags |= HRL_FLAG_RESPONSE;
 		CHECK_EQ(net_hdr_check(&h, HRL_FLAG_RESPONSE), -HRL_E_BAD_FLAGS);
 	}
-	/* RESPONSE on a request, or missing on a response. */
+	/* A request carries no flags: RESPONSE, ERROR or both are refused. */
 	h.flags = HRL_FLAG_RESPONSE;
 	CHECK_EQ(net_hdr_check(&h, 0), -HRL_E_BAD_FLAGS);
+	h.flags = HRL_FLAG_ERROR;
+	CHECK_EQ(net_hdr_check(&h, 0), -HRL_E_BAD_FLAGS);
+	h.flags = HRL_FLAG_RESPONSE | HRL_FLAG_ERROR;
+	CHECK_EQ(net_hdr_check(&h, 0), -HRL_E_BAD_FLAGS);
+	/* A response without RESPONSE. */
 	h.flags = 0;
+	CHECK_EQ(net_hdr_check(&h, HRL_FLAG_RESPONSE), -HRL_E_BAD_FLAGS);
+	h.flags = HRL_FLAG_ERROR;
 	CHECK_EQ(net_hdr_check(&h, HRL_FLAG_RESPONSE), -HRL_E_BAD_FLAGS);
 
 	/* Good responses. */
