@@ -91,12 +91,19 @@ $(BUILD)/tests/%: $(call obj,tests/%.c) $(LIBENGINE_A) $(LIBHERALD_A)
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS_SERVER)
 
+# the store benchmark links the peers it is compared with
+BENCH_PEER_LIBS := -lrocksdb -llmdb -lsqlite3
+$(BUILD)/bench/store_peers: $(call obj,bench/store_peers.c) $(LIBENGINE_A) $(LIBHERALD_A)
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS_SERVER) $(BENCH_PEER_LIBS) -lm
+
 $(BUILD)/bench/%: $(call obj,bench/%.c) $(LIBENGINE_A) $(LIBHERALD_A)
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS_SERVER) -lm
 
 # ---- dependencies ---------------------------------------------------------
-DEB_PACKAGES := build-essential pkg-config liburing-dev libjemalloc-dev libssl-dev \
+DEB_PACKAGES := build-essential pkg-config liburing-dev libjemalloc-dev libssl-dev liblz4-dev \
+	librocksdb-dev liblmdb-dev libsqlite3-dev \
 	clang libclang-rt-14-dev redis-server redis-tools valgrind python3 iproute2 procps \
 	clang-tidy util-linux
 

@@ -26,6 +26,7 @@
 #include "base/log.h"
 #include "io/reactor.h"
 #include "net/server.h"
+#include "store/log.h"
 
 #define HERALDD_VERSION "0.1.0"
 
@@ -38,6 +39,9 @@ struct settings {
 	bool pin;
 	const char *wake;
 	const char *log_level;
+	const char *fsync;
+	unsigned fsync_interval_ms;
+	unsigned segment_mb;
 };
 
 static void usage(FILE *f)
@@ -56,14 +60,22 @@ static void usage(FILE *f)
 		"                         nothing for MS milliseconds      (default %u)\n"
 		"  --no-pin               do not pin core threads to CPUs   (default: pinned)\n"
 		"  --wake MODE            cross-core wake-up: auto, msg_ring or eventfd (default auto)\n"
+		"  --fsync MODE           always: answer a change once it is on disk (fdatasync,\n"
+		"                         group commit); interval: answer at once and sync every\n"
+		"                         --fsync-interval-ms, losing at most that much on a crash\n"
+		"                         (default always)\n"
+		"  --fsync-interval-ms MS sync period in interval mode       (default %u)\n"
+		"  --segment-mb MB        size of a log segment file         (default %llu)\n"
 		"  --log-level LEVEL      debug, info, warn or error        (default info)\n"
 		"  --version              print the version and exit\n"
 		"  --help                 this text\n"
 		"\n"
 		"On first start the admin secret is written to DIR/admin.secret (mode 0600);\n"
 		"use it with `herald --secret-file DIR/admin.secret app create NAME`.\n"
-		"SIGTERM or SIGINT: stop accepting, answer requests in flight, exit.\n",
-		HRL_PARTITIONS_DEFAULT, HRL_READ_STALL_MS_DEFAULT);
+		"SIGTERM or SIGINT: stop accepting, answer requests in flight, exit.\n"
+		"HERALD_FAULTS=kind@n,... injects store faults for tests (see store/log.h).\n",
+		HRL_PARTITIONS_DEFAULT, HRL_READ_STALL_MS_DEFAULT, HRL_FSYNC_INTERVAL_MS_DEFAULT,
+		(unsigned long long)(HRL_SEGMENT_BYTES_DEFAULT >> 20));
 }
 
 static int parse_uint(const char *s, unsigned lo, unsigned hi, unsigned *out)
@@ -230,6 +242,9 @@ int main(int argc, char **argv)
 		.pin = true,
 		.wake = "auto",
 		.log_level = "info",
+		.fsync = "always",
+		.fsync_interval_ms = HRL_FSYNC_INTERVAL_MS_DEFAULT,
+		.segment_mb = (unsigned)(HRL_SEGMENT_BYTES_DEFAULT >> 20),
 	};
 	bool partitions_given = false;
 	static const struct option opts[] = {
@@ -241,6 +256,9 @@ int main(int argc, char **argv)
 		{ "no-pin", no_argument, NULL, 'P' },
 		{ "wake", required_argument, NULL, 'w' },
 		{ "log-level", required_argument, NULL, 'L' },
+		{ "fsync", required_argument, NULL, 'f' },
+		{ "fsync-interval-ms", required_argument, NULL, 'i' },
+		{ "segment-mb", required_argument, NULL, 's' },
 		{ "version", no_argument, NULL, 'V' },
 		{ "help", no_argument, NULL, 'h' },
 		{ 0, 0, 0, 0 },
@@ -274,6 +292,19 @@ int main(int argc, char **argv)
 		case 'P': st.pin = false; break;
 		case 'w': st.wake = optarg; break;
 		case 'L': st.log_level = optarg; break;
+		case 'f': st.fsync = optarg; break;
+		case 'i':
+			if (parse_uint(optarg, 1, 60000, &st.fsync_interval_ms)) {
+				fprintf(stderr, "heraldd: --fsync-interval-ms takes 1..60000\n");
+				return 2;
+			}
+			break;
+		case 's':
+			if (parse_uint(optarg, 1, 4000, &st.segment_mb)) {
+				fprintf(stderr, "heraldd: --segment-mb takes 1..4000\n");
+				return 2;
+			}
+			break;
 		case 'V': printf("heraldd %s\n", HERALDD_VERSION); return 0;
 		case 'h': usage(stdout); return 0;
 		default: usage(stderr); return 2;
@@ -297,6 +328,21 @@ int main(int argc, char **argv)
 
 	struct net_config cfg;
 	memset(&cfg, 0, sizeof(cfg));
+	if (strcmp(st.fsync, "always") == 0) {
+		cfg.log.fsync_mode = STO_FSYNC_ALWAYS;
+	} else if (strcmp(st.fsync, "interval") == 0) {
+		cfg.log.fsync_mode = STO_FSYNC_INTERVAL;
+	} else {
+		fprintf(stderr, "heraldd: --fsync takes always or interval\n");
+		return 2;
+	}
+	cfg.log.fsync_interval_ms = st.fsync_interval_ms;
+	cfg.log.segment_bytes = (uint64_t)st.segment_mb << 20;
+	if (sto_faults_parse(getenv("HERALD_FAULTS"))) {
+		fprintf(stderr, "heraldd: HERALD_FAULTS must be kind@n[,kind@n...]\n");
+		return 2;
+	}
+	snprintf(cfg.log_dir, sizeof(cfg.log_dir), "%s/log", st.data_dir);
 	const char *colon = strrchr(st.listen, ':');
 	unsigned port;
 	if (!colon || (size_t)(colon - st.listen) >= sizeof(cfg.listen_host) || colon == st.listen ||

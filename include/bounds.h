@@ -55,6 +55,16 @@
 #define HRL_READ_STALL_MS_DEFAULT     10000u          /* half a frame, then silence */
 #define HRL_AUTH_FAILURES_MAX         1u              /* then the connection closes */
 
+/* ---- store ---------------------------------------------------------------- */
+#define HRL_LOG_BUF_BYTES             (8u << 20)      /* per-core write buffer, registered */
+#define HRL_RECORD_BYTES_MAX          (512u << 10)    /* one record, header included */
+#define HRL_SEGMENT_BYTES_DEFAULT     (64ull << 20)
+#define HRL_SEGMENTS_MAX              65536u
+#define HRL_FSYNC_INTERVAL_MS_DEFAULT 10u
+
+_Static_assert(HRL_RECORD_BYTES_MAX * 4 <= HRL_LOG_BUF_BYTES, "several records fit the write buffer");
+_Static_assert((HRL_LOG_BUF_BYTES % 4096) == 0, "write buffer is whole blocks");
+
 /* ---- client library ----------------------------------------------------- */
 #define HRL_CLIENT_OUT_BYTES_MAX      (256u << 10)    /* buffered requests that force a send */
 #define HRL_CLIENT_RECV_BYTES         (256u << 10)    /* room offered to one recv() */

@@ -73,8 +73,9 @@ enum hrl_err {
 	HRL_E_SHUTTING_DOWN       = 17,
 	HRL_E_INTERNAL            = 18,
 	HRL_E_BUSY                = 19,
+	HRL_E_STORE               = 20, /* not made durable, not applied */
 };
-#define HRL_E_COUNT 20
+#define HRL_E_COUNT 21
 
 enum hrl_channel {
 	HRL_CH_PUSH    = 1,

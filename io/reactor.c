@@ -59,8 +59,9 @@ struct io_uring_sqe *iou_sqe(struct iou_core *c)
 static void arm_tick(struct iou_core *c)
 {
 	struct io_uring_sqe *sqe = iou_sqe(c);
-	c->tick_ts.tv_sec = HRL_TICK_MS / 1000;
-	c->tick_ts.tv_nsec = (long long)(HRL_TICK_MS % 1000) * 1000000LL;
+	uint32_t ms = c->tick_ms ? c->tick_ms : HRL_TICK_MS;
+	c->tick_ts.tv_sec = ms / 1000;
+	c->tick_ts.tv_nsec = (long long)(ms % 1000) * 1000000LL;
 	io_uring_prep_timeout(sqe, &c->tick_ts, 0, 0);
 	io_uring_sqe_set_data(sqe, &c->tick_op);
 }

@@ -62,6 +62,7 @@ struct iou_core {
 	struct iou_op tick_op;
 	struct iou_op ignore_op;
 	struct __kernel_timespec tick_ts;
+	uint32_t tick_ms;        /* 0: HRL_TICK_MS */
 	uint64_t now_ms;         /* CLOCK_MONOTONIC, updated every loop iteration */
 
 	/* provided buffers for multishot receive (group IOU_BUF_GROUP) */

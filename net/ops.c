@@ -284,11 +284,14 @@ static void op_app_change(struct net_ctx *x)
 		net_ctx_error(x, HRL_E_INTERNAL, "no randomness for the secret");
 		return;
 	}
+	if (!net_store_app_room(x))
+		return;
 	if (base_buf_append(&call->scratch, &ch, sizeof(ch))) {
 		net_ctx_error(x, HRL_E_INTERNAL, "out of memory");
 		return;
 	}
 	sto_apps_put(&nc->apps, ch.idx, &ch.app);
+	net_store_app(x, (uint16_t)ch.idx);
 	base_log(BASE_LOG_INFO, "msg=\"%s\" app=%s version=%u",
 		 x->opcode == HRL_OP_APP_CREATE ? "app created" : "app secret rotated", ch.app.id,
 		 ch.app.secret_version);
@@ -425,6 +428,10 @@ static void op_bind(struct net_ctx *x)
 		net_ctx_error(x, HRL_E_INTERNAL, "out of memory");
 		return;
 	}
+	if (!net_store_room(x, u)) {
+		sto_user_drop_if_empty(&x->nc->users, u);
+		return;
+	}
 	int rc = sto_user_bind(u, r.bind.channel, r.bind.vendor, r.bind.platform, r.bind.address.p,
 			       r.bind.address.len, unix_ms(), &device_id, &created);
 	if (rc) {
@@ -433,6 +440,7 @@ static void op_bind(struct net_ctx *x)
 			      rc == -ENOSPC ? "the user has 32 devices already" : "out of memory");
 		return;
 	}
+	net_store_user(x, u);
 	net_ctx_begin(x, &w);
 	net_wr_u32(&w, device_id);
 	net_wr_u8(&w, created);
@@ -449,7 +457,7 @@ static void op_device_change(struct net_ctx *x)
 	int rc = 0;
 
 	if (x->call->step > 0) {
-		index_walk(x);
+		index_walk(x); /* the user's change is durable: now the alias index */
 		return;
 	}
 	if (!decode(x, &r))
@@ -461,6 +469,8 @@ static void op_device_change(struct net_ctx *x)
 		net_ctx_error(x, HRL_E_NOT_FOUND, u ? "the user has no device with this id" : "no such user");
 		return;
 	}
+	if (!net_store_room(x, u))
+		return;
 	if (x->opcode == HRL_OP_UNBIND) {
 		for (unsigned i = 0; i < dev->alias_count && !rc; i++)
 			rc = index_op_push(x, false, dev->aliases[i].type.p, dev->aliases[i].type.len,
@@ -471,7 +481,7 @@ static void op_device_change(struct net_ctx *x)
 			return;
 		}
 		ALWAYS(sto_user_unbind(u, d->device_id) == 0);
-		sto_user_drop_if_empty(&x->nc->users, u);
+		net_store_user(x, u);
 		net_ctx_begin(x, &w);
 		net_ctx_end(x, &w);
 	} else if (x->opcode == HRL_OP_ALIAS_SET) {
@@ -486,6 +496,7 @@ static void op_device_change(struct net_ctx *x)
 				      rc == -ENOSPC ? "the device has 8 alias types already" : "out of memory");
 			return;
 		}
+		net_store_user(x, u);
 		bool same = old_len == d->alias.len && memcmp(old, d->alias.p, old_len) == 0;
 		if (same) {
 			base_buf_consume(&x->call->scratch, base_buf_readable(&x->call->scratch));
@@ -507,13 +518,14 @@ static void op_device_change(struct net_ctx *x)
 			net_ctx_error(x, HRL_E_NOT_FOUND, "the device has no alias of this type");
 			return;
 		}
+		net_store_user(x, u);
 		if (index_op_push(x, false, d->alias_type.p, d->alias_type.len, old, old_len, &d->user,
 				  d->device_id))
 			base_log(BASE_LOG_ERROR, "msg=\"alias index: out of memory, stale reference kept\"");
 		net_ctx_begin(x, &w);
 		net_ctx_end(x, &w);
 	}
-	index_walk(x);
+	x->next_core = (int)x->nc->id; /* step 1, here, once durable: the index walk */
 }
 
 static void op_alias_lookup(struct net_ctx *x)
@@ -555,17 +567,23 @@ static void op_tags(struct net_ctx *x)
 		net_ctx_error(x, add ? HRL_E_INTERNAL : HRL_E_NOT_FOUND, add ? "out of memory" : "no such user");
 		return;
 	}
+	if (!net_store_room(x, u)) {
+		sto_user_drop_if_empty(&x->nc->users, u);
+		return;
+	}
 	for (unsigned i = 0; i < r.tags.count; i++) {
 		tags[i].p = (char *)r.tags.tags[i].p;
 		tags[i].len = r.tags.tags[i].len;
 	}
 	int n = add ? sto_user_tags_add(u, tags, r.tags.count) : sto_user_tags_del(u, tags, r.tags.count);
-	sto_user_drop_if_empty(&x->nc->users, u);
 	if (n < 0) {
+		sto_user_drop_if_empty(&x->nc->users, u);
 		net_ctx_error(x, (uint16_t)map_errno(n),
 			      n == -ENOSPC ? "a user has 256 tags at most" : "out of memory");
 		return;
 	}
+	if (n > 0 || !u->loc)
+		net_store_user(x, u); /* nothing changed: nothing to write */
 	net_ctx_begin(x, &w);
 	net_wr_u16(&w, (uint16_t)n);
 	net_ctx_end(x, &w);
@@ -584,6 +602,10 @@ static void op_attr_set(struct net_ctx *x)
 		net_ctx_error(x, HRL_E_INTERNAL, "out of memory");
 		return;
 	}
+	if (!net_store_room(x, u)) {
+		sto_user_drop_if_empty(&x->nc->users, u);
+		return;
+	}
 	for (unsigned i = 0; i < r.attrs.count; i++) {
 		keys[i].p = (char *)r.attrs.keys[i].p;
 		keys[i].len = r.attrs.keys[i].len;
@@ -592,7 +614,10 @@ static void op_attr_set(struct net_ctx *x)
 	}
 	int rc = sto_user_attrs_set(u, keys, values, r.attrs.count);
 	uint16_t count = u->attr_count;
-	sto_user_drop_if_empty(&x->nc->users, u);
+	if (rc)
+		sto_user_drop_if_empty(&x->nc->users, u);
+	else
+		net_store_user(x, u);
 	if (rc) {
 		net_ctx_error(x, (uint16_t)map_errno(rc),
 			      rc == -ENOSPC ? "a user has 64 attributes at most" : "out of memory");
@@ -655,16 +680,16 @@ const struct net_op_desc net_ops[HRL_OP_TABLE_SIZE] = {
 	[HRL_OP_AUTH] = { op_auth, ANY, NET_ROUTE_HERE, false },
 	[HRL_OP_PING] = { op_ping, ANY, NET_ROUTE_HERE, false },
 	[HRL_OP_STATS] = { op_stats, AUTHED, NET_ROUTE_ALL, true },
-	[HRL_OP_APP_CREATE] = { op_app_change, NET_ROLE_ADMIN, NET_ROUTE_APPS, true },
+	[HRL_OP_APP_CREATE] = { op_app_change, NET_ROLE_ADMIN, NET_ROUTE_APPS, true, true },
 	[HRL_OP_APP_LIST] = { op_app_list, NET_ROLE_ADMIN, NET_ROUTE_HERE, false },
-	[HRL_OP_APP_ROTATE] = { op_app_change, AUTHED, NET_ROUTE_APPS, true },
-	[HRL_OP_BIND] = { op_bind, NET_ROLE_APP, NET_ROUTE_USER, false },
-	[HRL_OP_UNBIND] = { op_device_change, NET_ROLE_APP, NET_ROUTE_USER, true },
-	[HRL_OP_ALIAS_SET] = { op_device_change, NET_ROLE_APP, NET_ROUTE_USER, true },
-	[HRL_OP_ALIAS_DEL] = { op_device_change, NET_ROLE_APP, NET_ROUTE_USER, true },
+	[HRL_OP_APP_ROTATE] = { op_app_change, AUTHED, NET_ROUTE_APPS, true, true },
+	[HRL_OP_BIND] = { op_bind, NET_ROLE_APP, NET_ROUTE_USER, false, true },
+	[HRL_OP_UNBIND] = { op_device_change, NET_ROLE_APP, NET_ROUTE_USER, true, true },
+	[HRL_OP_ALIAS_SET] = { op_device_change, NET_ROLE_APP, NET_ROUTE_USER, true, true },
+	[HRL_OP_ALIAS_DEL] = { op_device_change, NET_ROLE_APP, NET_ROUTE_USER, true, true },
 	[HRL_OP_ALIAS_LOOKUP] = { op_alias_lookup, NET_ROLE_APP, NET_ROUTE_ALIAS, false },
-	[HRL_OP_TAG_ADD] = { op_tags, NET_ROLE_APP, NET_ROUTE_USER, false },
-	[HRL_OP_TAG_DEL] = { op_tags, NET_ROLE_APP, NET_ROUTE_USER, false },
-	[HRL_OP_ATTR_SET] = { op_attr_set, NET_ROLE_APP, NET_ROUTE_USER, false },
+	[HRL_OP_TAG_ADD] = { op_tags, NET_ROLE_APP, NET_ROUTE_USER, false, true },
+	[HRL_OP_TAG_DEL] = { op_tags, NET_ROLE_APP, NET_ROUTE_USER, false, true },
+	[HRL_OP_ATTR_SET] = { op_attr_set, NET_ROLE_APP, NET_ROUTE_USER, false, true },
 	[HRL_OP_USER_SHOW] = { op_user_show, NET_ROLE_APP, NET_ROUTE_USER, false },
 };

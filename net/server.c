@@ -28,6 +28,7 @@
 #include "base/assert.h"
 #include "base/crc32c.h"
 #include "base/log.h"
+#include "store/record.h"
 
 #ifdef HRL_JEMALLOC
 #include <jemalloc/jemalloc.h>
@@ -247,6 +248,65 @@ static void call_deliver(struct net_core *nc, struct net_call *call)
 	}
 }
 
+static void call_finish(struct net_core *nc, struct net_call *call)
+{
+	if (call->origin == nc->id) {
+		call_deliver(nc, call);
+	} else {
+		struct iou_msg m = { .kind = NET_MSG_REPLY, .src_core = (uint16_t)nc->id, .ptr = call };
+		iou_send(&nc->io, call->origin, &m);
+	}
+}
+
+static void call_park(struct net_core *nc, struct net_call *call, uint64_t lsn, int resume_core)
+{
+	call->wait_lsn = lsn;
+	call->resume_core = resume_core;
+	call->wait_next = NULL;
+	if (nc->wait_tail)
+		nc->wait_tail->wait_next = call;
+	else
+		nc->wait_head = call;
+	nc->wait_tail = call;
+}
+
+static void call_run(struct net_core *nc, struct net_call *call, unsigned core);
+
+/* The log is durable below lsn: answer or continue every call waiting on it. */
+static void on_durable(struct sto_log *l, uint64_t lsn)
+{
+	struct net_core *nc = net_core_of(l->io);
+	while (nc->wait_head && nc->wait_head->wait_lsn < lsn) {
+		struct net_call *call = nc->wait_head;
+		nc->wait_head = call->wait_next;
+		if (!nc->wait_head)
+			nc->wait_tail = NULL;
+		if (call->resume_core >= 0)
+			call_run(nc, call, (unsigned)call->resume_core);
+		else
+			call_finish(nc, call);
+	}
+}
+
+/* Everything from lsn on is lost: every waiting call is answered E_STORE. */
+static void on_failed(struct sto_log *l, uint64_t lsn, int err)
+{
+	struct net_core *nc = net_core_of(l->io);
+	char msg[160];
+	snprintf(msg, sizeof(msg), "the store could not make the change durable (%s); it was not applied",
+		 strerror(-err));
+	while (nc->wait_head) {
+		struct net_call *call = nc->wait_head;
+		nc->wait_head = call->wait_next;
+		if (!nc->wait_head)
+			nc->wait_tail = NULL;
+		call->resp.off = call->resp.len = 0;
+		if (net_wr_error(&call->resp, call->opcode, call->request_id, HRL_E_STORE, msg))
+			base_log(BASE_LOG_ERROR, "msg=\"cannot encode error answer\"");
+		call_finish(nc, call);
+	}
+}
+
 /* Run the call's steps while they are on this core; ship it when not. */
 static void call_run(struct net_core *nc, struct net_call *call, unsigned core)
 {
@@ -270,17 +330,16 @@ static void call_run(struct net_core *nc, struct net_call *call, unsigned core)
 		};
 		net_ops[call->opcode].fn(&x);
 		call->step++;
+		if (x.wait_lsn && nc->log.cfg->fsync_mode == STO_FSYNC_ALWAYS) {
+			call_park(nc, call, x.wait_lsn, x.next_core);
+			return;
+		}
 		if (x.next_core < 0)
 			break;
 		ALWAYS((unsigned)x.next_core < nc->srv->ncores);
 		core = (unsigned)x.next_core;
 	}
-	if (call->origin == nc->id) {
-		call_deliver(nc, call);
-	} else {
-		struct iou_msg m = { .kind = NET_MSG_REPLY, .src_core = (uint16_t)nc->id, .ptr = call };
-		iou_send(&nc->io, call->origin, &m);
-	}
+	call_finish(nc, call);
 }
 
 static void on_msg_call(struct iou_core *io, const struct iou_msg *m)
@@ -367,7 +426,7 @@ static void conn_frame(struct net_conn *c, const struct net_hdr *h, const uint8_
 		return;
 	}
 	unsigned target = route_target(nc, c, d, body, h->body_len);
-	if (target == nc->id && !d->multi_step) {
+	if (target == nc->id && !d->multi_step && !d->mutates) {
 		struct net_ctx x = {
 			.nc = nc,
 			.conn = c,
@@ -613,6 +672,7 @@ static void flush_sends(struct iou_core *io)
 {
 	struct net_core *nc = net_core_of(io);
 
+	sto_log_flush(&nc->log, io->now_ms);
 	while (nc->rearm) {
 		struct net_conn *c = nc->rearm;
 		nc->rearm = c->rearm_next;
@@ -713,6 +773,8 @@ static void core_free_state(struct net_core *nc)
 	nc->free_idx = NULL;
 	sto_users_free(&nc->users);
 	sto_alias_index_free(&nc->aliases);
+	free(nc->part_seq);
+	nc->part_seq = NULL;
 	if (nc->listen_fd >= 0)
 		close(nc->listen_fd);
 	nc->listen_fd = -1;
@@ -735,7 +797,14 @@ static void *core_main(void *arg)
 		if (rc)
 			base_log(BASE_LOG_WARN, "msg=\"cannot pin to cpu\" err=%d", rc);
 	}
+	if (s->cfg.log.fsync_mode == STO_FSYNC_INTERVAL)
+		nc->io.tick_ms = s->cfg.log.fsync_interval_ms;
 	nc->setup_rc = iou_core_setup(&nc->io);
+	if (!nc->setup_rc) {
+		nc->setup_rc = sto_log_open(&nc->log, &s->cfg.log, &nc->io, nc->id);
+		if (nc->setup_rc)
+			base_log(BASE_LOG_ERROR, "msg=\"cannot open the store\" err=%d", nc->setup_rc);
+	}
 	pthread_barrier_wait(&start_barrier);
 	for (unsigned i = 0; i < s->ncores; i++)
 		if (s->cores[i]->setup_rc) {
@@ -746,6 +815,8 @@ static void *core_main(void *arg)
 	nc->io.cqe_handlers[NET_OP_ACCEPT] = on_accept;
 	nc->io.cqe_handlers[NET_OP_RECV] = on_recv;
 	nc->io.cqe_handlers[NET_OP_SEND] = on_send;
+	nc->io.cqe_handlers[STO_OP_WRITE] = sto_log_on_write;
+	nc->io.cqe_handlers[STO_OP_FSYNC] = sto_log_on_fsync;
 	nc->io.msg_handlers[NET_MSG_CALL] = on_msg_call;
 	nc->io.msg_handlers[NET_MSG_REPLY] = on_msg_reply;
 	nc->io.on_tick = on_tick;
@@ -756,6 +827,7 @@ static void *core_main(void *arg)
 	iou_core_run(&nc->io);
 out:
 	core_free_state(nc);
+	sto_log_close(&nc->log);
 	iou_core_teardown(&nc->io);
 	return NULL;
 }
@@ -777,6 +849,226 @@ static int listen_socket(const struct net_config *cfg, uint16_t port, int *fd_ou
 		return rc;
 	}
 	*fd_out = fd;
+	return 0;
+}
+
+/* ---- store: durable changes, undo, recovery ------------------------------------------ */
+
+static __thread uint8_t undo_buf[HRL_RECORD_BYTES_MAX];
+
+/* Put the user (app, id) back to the record at prev_loc, or remove it. */
+static void undo_user(struct net_core *nc, uint16_t app_idx, const char *id, uint16_t id_len, uint64_t prev_loc)
+{
+	struct net_server *s = nc->srv;
+	uint64_t h = sto_user_hash(&s->cfg.hash_key, app_idx, id, id_len);
+	struct sto_user *cur = sto_user_find(&nc->users, h, app_idx, id, id_len);
+	struct sto_rec_hdr rh;
+	struct sto_user *u = NULL;
+	if (prev_loc) {
+		int rc = sto_log_read(prev_loc, &rh, undo_buf, sizeof(undo_buf));
+		if (rc == 0 && rh.type == STO_REC_USER_PUT)
+			rc = sto_user_put_decode(undo_buf + STO_REC_HEADER_BYTES, rh.len, &u);
+		else if (rc == 0 && rh.type != STO_REC_USER_DEL)
+			rc = -EBADMSG;
+		if (rc) {
+			/* the previous state cannot be read back: keep memory, say so loudly */
+			base_log(BASE_LOG_ERROR, "msg=\"store: undo could not read the previous record\" err=%d", rc);
+			return;
+		}
+	}
+	if (u) {
+		u->hash = h;
+		u->loc = prev_loc;
+		if (sto_user_replace(&nc->users, u)) {
+			sto_user_free(u);
+			base_log(BASE_LOG_ERROR, "msg=\"store: undo out of memory\"");
+		}
+	} else if (cur) {
+		sto_user_remove(&nc->users, cur);
+	}
+}
+
+static void on_undo(struct sto_log *l, const struct sto_rec_hdr *h, const uint8_t *payload, uint64_t prev_loc)
+{
+	struct net_core *nc = net_core_of(l->io);
+	if (h->type == STO_REC_USER_PUT || h->type == STO_REC_USER_DEL) {
+		uint16_t app_idx, id_len;
+		const char *id;
+		if (sto_user_key_decode(payload, h->len, &app_idx, &id, &id_len) == 0)
+			undo_user(nc, app_idx, id, id_len, prev_loc);
+		if (h->partition < nc->srv->cfg.partitions && nc->part_seq[h->partition])
+			nc->part_seq[h->partition]--;
+	} else if (h->type == STO_REC_APP_PUT) {
+		uint16_t idx;
+		struct sto_app a;
+		struct sto_rec_hdr rh;
+		if (sto_app_put_decode(payload, h->len, &idx, &a))
+			return;
+		if (prev_loc && sto_log_read(prev_loc, &rh, undo_buf, sizeof(undo_buf)) == 0 &&
+		    sto_app_put_decode(undo_buf + STO_REC_HEADER_BYTES, rh.len, &idx, &a) == 0) {
+			sto_apps_put(&nc->apps, idx, &a);
+		} else if (!prev_loc && nc->apps.apps[idx].used) {
+			nc->apps.apps[idx].used = false;
+			nc->apps.count--;
+		}
+		nc->apps_loc[idx] = prev_loc;
+		nc->apps_seq--;
+	}
+}
+
+bool net_store_room(struct net_ctx *x, const struct sto_user *u)
+{
+	size_t need = (u ? sto_user_put_bytes(u) : 64 + HRL_USER_ID_BYTES_MAX) + x->body_len + 64;
+	int rc = sto_log_room(&x->nc->log, (uint32_t)(need > HRL_RECORD_BYTES_MAX ? HRL_RECORD_BYTES_MAX : need));
+	if (rc == 0)
+		return true;
+	if (rc == -ENOBUFS)
+		net_ctx_error(x, HRL_E_BUSY, "the store's write buffer is full; retry");
+	else
+		net_ctx_error(x, HRL_E_STORE, "the store cannot write (I/O error); nothing was changed");
+	return false;
+}
+
+void net_store_user(struct net_ctx *x, struct sto_user *u)
+{
+	struct net_core *nc = x->nc;
+	uint64_t lsn, loc;
+	if (sto_user_empty(u)) {
+		if (u->loc) {
+			uint8_t *p = sto_log_append(&nc->log, STO_REC_USER_DEL, u->partition,
+						    ++nc->part_seq[u->partition], (uint32_t)sto_user_del_bytes(u),
+						    u->loc, &lsn, &loc);
+			sto_user_del_encode(u, p);
+			x->wait_lsn = lsn + 1;
+		}
+		sto_user_remove(&nc->users, u);
+		return;
+	}
+	size_t n = sto_user_put_bytes(u);
+	ALWAYS(n + STO_REC_HEADER_BYTES <= HRL_RECORD_BYTES_MAX);
+	uint8_t *p = sto_log_append(&nc->log, STO_REC_USER_PUT, u->partition, ++nc->part_seq[u->partition],
+				    (uint32_t)n, u->loc, &lsn, &loc);
+	sto_user_put_encode(u, p);
+	u->loc = loc;
+	x->wait_lsn = lsn + 1;
+}
+
+bool net_store_app_room(struct net_ctx *x)
+{
+	int rc = sto_log_room(&x->nc->log, 256);
+	if (rc == 0)
+		return true;
+	net_ctx_error(x, rc == -ENOBUFS ? HRL_E_BUSY : HRL_E_STORE,
+		      rc == -ENOBUFS ? "the store's write buffer is full; retry" : "the store cannot write (I/O error)");
+	return false;
+}
+
+void net_store_app(struct net_ctx *x, uint16_t idx)
+{
+	struct net_core *nc = x->nc;
+	const struct sto_app *a = &nc->apps.apps[idx];
+	uint64_t lsn, loc;
+	uint8_t *p = sto_log_append(&nc->log, STO_REC_APP_PUT, STO_PARTITION_APPS, ++nc->apps_seq,
+				    (uint32_t)sto_app_put_bytes(a), nc->apps_loc[idx], &lsn, &loc);
+	sto_app_put_encode(idx, a, p);
+	nc->apps_loc[idx] = loc;
+	x->wait_lsn = lsn + 1;
+}
+
+struct recover_ctx {
+	struct net_server *s;
+	uint64_t bad;
+};
+
+static void recover_apply(void *arg, const struct sto_rec_hdr *h, const uint8_t *payload, uint64_t loc)
+{
+	struct recover_ctx *rc = arg;
+	struct net_server *s = rc->s;
+	if (h->type == STO_REC_APP_PUT) {
+		uint16_t idx;
+		struct sto_app a;
+		if (sto_app_put_decode(payload, h->len, &idx, &a)) {
+			rc->bad++;
+			return;
+		}
+		for (unsigned i = 0; i < s->ncores; i++)
+			sto_apps_put(&s->cores[i]->apps, idx, &a);
+		s->cores[0]->apps_loc[idx] = loc;
+		if (h->seq > s->cores[0]->apps_seq)
+			s->cores[0]->apps_seq = h->seq;
+		return;
+	}
+	uint16_t app_idx, id_len;
+	const char *id;
+	if (sto_user_key_decode(payload, h->len, &app_idx, &id, &id_len)) {
+		rc->bad++;
+		return;
+	}
+	uint64_t hash = sto_user_hash(&s->cfg.hash_key, app_idx, id, id_len);
+	uint32_t part = net_user_partition(s, hash);
+	struct net_core *nc = s->cores[net_partition_core(s, part)];
+	if (h->seq > nc->part_seq[part])
+		nc->part_seq[part] = h->seq;
+	if (h->type == STO_REC_USER_DEL) {
+		struct sto_user *old = sto_user_find(&nc->users, hash, app_idx, id, id_len);
+		if (old)
+			sto_user_remove(&nc->users, old);
+		return;
+	}
+	struct sto_user *u;
+	if (sto_user_put_decode(payload, h->len, &u)) {
+		rc->bad++;
+		return;
+	}
+	u->hash = hash;
+	u->partition = (uint16_t)part;
+	u->loc = loc;
+	if (sto_user_replace(&nc->users, u)) {
+		sto_user_free(u);
+		rc->bad++;
+	}
+}
+
+int net_server_recover(struct net_server *s)
+{
+	struct recover_ctx ctx = { .s = s };
+	uint64_t t0 = iou_now_ms();
+	sto_log_hooks.durable = on_durable;
+	sto_log_hooks.failed = on_failed;
+	sto_log_hooks.undo = on_undo;
+	int rc = sto_log_scan(s->cfg.log_dir, recover_apply, &ctx, &s->recovered);
+	if (rc) {
+		base_log(BASE_LOG_ERROR, "msg=\"store: cannot read the log\" dir=%s err=%d", s->cfg.log_dir, rc);
+		return rc;
+	}
+	/* the alias index is derived: rebuild it on the cores that own the aliases */
+	for (unsigned i = 0; i < s->ncores; i++) {
+		void *p;
+		for (size_t k = 0; base_htab_next(&s->cores[i]->users.tab, &k, &p);) {
+			struct sto_user *u = p;
+			for (unsigned d = 0; d < u->device_count; d++)
+				for (unsigned a = 0; a < u->devices[d].alias_count; a++) {
+					const struct sto_alias *al = &u->devices[d].aliases[a];
+					uint64_t h = sto_alias_hash(&s->cfg.hash_key, u->app_idx, al->type.p,
+								    al->type.len, al->alias.p, al->alias.len);
+					struct net_core *owner = s->cores[net_partition_core(s, net_user_partition(s, h))];
+					if (sto_alias_add(&owner->aliases, h, u->app_idx, al->type.p, al->type.len,
+							  al->alias.p, al->alias.len, u->id.p, u->id.len, u->devices[d].id))
+						return -ENOMEM;
+				}
+		}
+	}
+	s->cfg.log.epoch = s->recovered.max_epoch + 1;
+	s->recovery_ms = iou_now_ms() - t0;
+	uint64_t users = 0;
+	for (unsigned i = 0; i < s->ncores; i++)
+		users += s->cores[i]->users.count;
+	base_log(BASE_LOG_INFO,
+		 "msg=\"store recovered\" segments=%llu records=%llu users=%llu torn_tails=%llu corrupt=%llu undecodable=%llu ms=%llu epoch=%u",
+		 (unsigned long long)s->recovered.segments, (unsigned long long)s->recovered.records,
+		 (unsigned long long)users, (unsigned long long)s->recovered.torn_tails,
+		 (unsigned long long)s->recovered.corrupt, (unsigned long long)ctx.bad,
+		 (unsigned long long)s->recovery_ms, s->cfg.log.epoch);
 	return 0;
 }
 
@@ -805,6 +1097,12 @@ int net_server_init(struct net_server *s, const struct net_config *cfg)
 		nc->io.owner = nc;
 		nc->accept_op.kind = NET_OP_ACCEPT;
 		nc->listen_fd = -1;
+		nc->log.fd = -1;
+		nc->part_seq = calloc(cfg->partitions, sizeof(*nc->part_seq));
+		if (!nc->part_seq) {
+			rc = -ENOMEM;
+			goto out_free;
+		}
 		for (unsigned p = 0; p < cfg->partitions; p++)
 			if (p % s->ncores == i)
 				nc->partitions_owned++;
@@ -824,7 +1122,11 @@ int net_server_init(struct net_server *s, const struct net_config *cfg)
 		}
 	}
 	s->cfg.listen_port = port;
+	s->cfg.log.dir = s->cfg.log_dir;
 	rc = iou_cores_wire(s->io, s->ncores);
+	if (rc)
+		goto out_free;
+	rc = net_server_recover(s);
 	if (rc)
 		goto out_free;
 	return 0;
@@ -833,6 +1135,8 @@ out_free:
 	for (unsigned i = 0; i < s->ncores; i++) {
 		if (s->cores[i] && s->cores[i]->listen_fd >= 0)
 			close(s->cores[i]->listen_fd);
+		if (s->cores[i])
+			free(s->cores[i]->part_seq);
 		free(s->cores[i]);
 		s->cores[i] = NULL;
 	}
@@ -867,4 +1171,5 @@ void net_server_wait(struct net_server *s)
 		s->cores[i] = NULL;
 	}
 	pthread_barrier_destroy(&start_barrier);
+	sto_segments_close_all();
 }

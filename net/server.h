@@ -30,6 +30,7 @@
 #include "net/wire.h"
 #include "store/alias_index.h"
 #include "store/apps.h"
+#include "store/log.h"
 #include "store/users.h"
 
 struct net_config {
@@ -41,6 +42,8 @@ struct net_config {
 	uint32_t read_stall_ms;
 	struct base_hash_key hash_key;
 	uint8_t admin_secret[HRL_SECRET_BYTES];
+	char log_dir[4096];
+	struct sto_log_cfg log;   /* log.dir points at log_dir; epoch set by recovery */
 };
 
 struct net_core;
@@ -99,6 +102,12 @@ struct net_core {
 	struct sto_apps apps;    /* replica; core 0 owns the directory */
 	struct sto_users users;
 	struct sto_alias_index aliases;
+	struct sto_log log;
+	uint64_t *part_seq;      /* last record sequence per partition (own partitions) */
+	uint64_t apps_seq;       /* core 0 */
+	uint64_t apps_loc[HRL_APPS_MAX]; /* core 0: latest record of each app */
+	struct net_call *wait_head; /* calls waiting for their record to be durable */
+	struct net_call *wait_tail;
 
 	uint64_t requests_total;
 	uint64_t forwarded_total;
@@ -115,6 +124,8 @@ struct net_server {
 	int stopping;            /* atomic: set by the signal thread */
 	unsigned cores_drained;  /* atomic */
 	uint64_t started_unix_ms;
+	struct sto_scan_stats recovered;
+	uint64_t recovery_ms;
 };
 
 /* Create listeners and per-core state. 0 or -errno. Main thread. */
@@ -147,6 +158,9 @@ struct net_call {
 	uint32_t conn_idx;
 	uint32_t conn_gen;
 	uint64_t request_id;
+	uint64_t wait_lsn;       /* durable wait: its record's LSN */
+	int resume_core;         /* where to go once durable, -1: finish */
+	struct net_call *wait_next;
 	struct net_wr w;         /* the answer frame being written into resp */
 	struct base_buf resp;
 	struct base_buf scratch; /* op-specific state between steps */
@@ -167,6 +181,7 @@ struct net_ctx {
 	uint32_t body_len;
 	struct base_buf *out;    /* the answer frame goes here */
 	int next_core;           /* >= 0: continue on that core (calls only) */
+	uint64_t wait_lsn;       /* > 0: answer only once the log is durable past it */
 };
 
 enum net_route {
@@ -188,6 +203,7 @@ struct net_op_desc {
 	uint8_t roles;    /* NET_ROLE_* allowed */
 	uint8_t route;    /* enum net_route */
 	bool multi_step;  /* always run as a call */
+	bool mutates;     /* writes the store: always a call, waits for durability */
 };
 
 extern const struct net_op_desc net_ops[HRL_OP_TABLE_SIZE];
@@ -204,5 +220,19 @@ uint32_t net_user_partition(const struct net_server *s, uint64_t user_hash);
 
 /* Close the connection once its answers are sent (auth failure). */
 void net_conn_close_after_flush(struct net_conn *c);
+
+/*
+ * Store helpers for handlers (net/ops.c). Check room before changing a
+ * user (u may be NULL for a new one); record the user's new state after
+ * (a user left empty is deleted, and freed: do not touch u afterwards).
+ * Room: 0, or an error already answered and false returned.
+ */
+bool net_store_room(struct net_ctx *x, const struct sto_user *u);
+void net_store_user(struct net_ctx *x, struct sto_user *u);
+bool net_store_app_room(struct net_ctx *x);
+void net_store_app(struct net_ctx *x, uint16_t idx);
+
+/* Load the store into the cores' tables (main thread, before start). 0 or -errno. */
+int net_server_recover(struct net_server *s);
 
 #endif

@@ -106,6 +106,7 @@ static const char *const err_names[HRL_E_COUNT] = {
 	[HRL_E_SHUTTING_DOWN] = "E_SHUTTING_DOWN",
 	[HRL_E_INTERNAL] = "E_INTERNAL",
 	[HRL_E_BUSY] = "E_BUSY",
+	[HRL_E_STORE] = "E_STORE",
 };
 
 const char *net_err_name(int e)

@@ -140,13 +140,33 @@ static void user_free(struct sto_user *u)
 	free(u);
 }
 
-void sto_user_drop_if_empty(struct sto_users *t, struct sto_user *u)
+bool sto_user_empty(const struct sto_user *u)
 {
-	if (u->device_count || u->tag_count || u->attr_count)
-		return;
+	return !u->device_count && !u->tag_count && !u->attr_count;
+}
+
+void sto_user_remove(struct sto_users *t, struct sto_user *u)
+{
 	ALWAYS(base_htab_remove(&t->tab, u->hash, u));
 	t->count--;
 	user_free(u);
+}
+
+void sto_user_drop_if_empty(struct sto_users *t, struct sto_user *u)
+{
+	if (sto_user_empty(u))
+		sto_user_remove(t, u);
+}
+
+int sto_user_replace(struct sto_users *t, struct sto_user *u)
+{
+	struct sto_user *old = sto_user_find(t, u->hash, u->app_idx, u->id.p, u->id.len);
+	if (old)
+		sto_user_remove(t, old);
+	if (base_htab_insert(&t->tab, u->hash, u))
+		return -ENOMEM;
+	t->count++;
+	return 0;
 }
 
 void sto_users_free(struct sto_users *t)

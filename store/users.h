@@ -52,6 +52,7 @@ struct sto_attr {
 
 struct sto_user {
 	uint64_t hash;
+	uint64_t loc;            /* where its latest record is (store/log.h), 0: not logged */
 	uint16_t app_idx;
 	uint16_t partition;
 	uint32_t next_device_id;
@@ -80,6 +81,12 @@ struct sto_user *sto_user_get(struct sto_users *t, uint64_t hash, uint16_t app_i
 			      uint16_t partition, const char *id, size_t len);
 /* Remove the user if it holds nothing (no devices, tags or attributes). */
 void sto_user_drop_if_empty(struct sto_users *t, struct sto_user *u);
+/* True if the user holds nothing. */
+bool sto_user_empty(const struct sto_user *u);
+/* Put a decoded user in the table, replacing (and freeing) one with the same key. 0 or -ENOMEM. */
+int sto_user_replace(struct sto_users *t, struct sto_user *u);
+/* Remove and free a user. */
+void sto_user_remove(struct sto_users *t, struct sto_user *u);
 void sto_users_free(struct sto_users *t);
 
 /*

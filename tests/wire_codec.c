@@ -261,7 +261,7 @@ static void test_names(void)
 		"E_FRAME_TOO_LARGE", "E_BAD_CRC", "E_UNKNOWN_OPCODE", "E_BAD_BODY",
 		"E_HELLO_REQUIRED", "E_AUTH_REQUIRED", "E_AUTH_FAILED", "E_FORBIDDEN",
 		"E_NOT_FOUND", "E_EXISTS", "E_INVALID_ARGUMENT", "E_LIMIT_EXCEEDED",
-		"E_TIMEOUT", "E_SHUTTING_DOWN", "E_INTERNAL", "E_BUSY",
+		"E_TIMEOUT", "E_SHUTTING_DOWN", "E_INTERNAL", "E_BUSY", "E_STORE",
 	};
 	for (int e = 1; e < HRL_E_COUNT; e++)
 		CHECK(strcmp(net_err_name(e), errs[e]) == 0);

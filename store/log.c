@@ -1,0 +1,639 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * log.c - see log.h for the file and record layout and the commit protocol.
+ *
+ * Buffer invariants (checked with ALWAYS):
+ *   buf_seg_off % 4096 == 0
+ *   flushed_len <= inflight_len <= buf_len <= HRL_LOG_BUF_BYTES (inflight 0 = none)
+ *   buf[buf_len .. cap) is zero, so padding and the end marker are zeros
+ *   durable_lsn == lsn_base + flushed_len
+ */
+#include "store/log.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "base/assert.h"
+#include "base/crc32c.h"
+#include "base/log.h"
+
+#define BLOCK 4096u
+#define ALIGN_UP(x, a) (((x) + (a) - 1) & ~((uint64_t)(a) - 1))
+#define ALIGN_DOWN(x, a) ((x) & ~((uint64_t)(a) - 1))
+
+struct sto_log_hooks sto_log_hooks;
+
+
+/* ---- segment registry ----------------------------------------------------------- */
+
+struct seg_entry {
+	char *path;
+	int fd;
+};
+
+static pthread_mutex_t seg_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct seg_entry seg_table[HRL_SEGMENTS_MAX];
+static uint32_t seg_count = 1; /* index 0 means "nowhere" */
+
+int sto_segments_register(const char *path, uint32_t *idx)
+{
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	pthread_mutex_lock(&seg_lock);
+	if (seg_count >= HRL_SEGMENTS_MAX) {
+		pthread_mutex_unlock(&seg_lock);
+		close(fd);
+		return -ENOSPC;
+	}
+	uint32_t i = seg_count++;
+	seg_table[i].path = strdup(path);
+	seg_table[i].fd = fd;
+	pthread_mutex_unlock(&seg_lock);
+	*idx = i;
+	return 0;
+}
+
+int sto_segments_pread(uint32_t idx, void *buf, size_t n, uint64_t off)
+{
+	pthread_mutex_lock(&seg_lock);
+	int fd = idx && idx < seg_count ? seg_table[idx].fd : -1;
+	pthread_mutex_unlock(&seg_lock);
+	if (fd < 0)
+		return -ENOENT;
+	ssize_t r = pread(fd, buf, n, (off_t)off);
+	if (r < 0)
+		return -errno;
+	return (size_t)r == n ? 0 : -EIO;
+}
+
+const char *sto_segments_path(uint32_t idx)
+{
+	pthread_mutex_lock(&seg_lock);
+	const char *p = idx && idx < seg_count ? seg_table[idx].path : "?";
+	pthread_mutex_unlock(&seg_lock);
+	return p;
+}
+
+void sto_segments_close_all(void)
+{
+	pthread_mutex_lock(&seg_lock);
+	for (uint32_t i = 1; i < seg_count; i++) {
+		close(seg_table[i].fd);
+		free(seg_table[i].path);
+	}
+	seg_count = 1;
+	pthread_mutex_unlock(&seg_lock);
+}
+
+/* ---- fault injection ---------------------------------------------------------------- */
+
+enum fault_kind { F_WRITE_EIO, F_WRITE_ENOSPC, F_WRITE_SHORT, F_FSYNC_EIO, F_CRASH_DROP, F_CRASH_TORN, F_KINDS };
+static const char *const fault_names[F_KINDS] = {
+	"write_eio", "write_enospc", "write_short", "fsync_eio", "crash_drop", "crash_torn",
+};
+static uint64_t fault_at[F_KINDS][8]; /* the n-th operation fails; 0 = unused */
+static uint64_t write_count, fsync_count; /* atomic */
+
+int sto_faults_parse(const char *spec)
+{
+	char buf[512];
+	if (!spec || !*spec)
+		return 0;
+	if (strlen(spec) >= sizeof(buf))
+		return -EINVAL;
+	strcpy(buf, spec);
+	for (char *save = NULL, *tok = strtok_r(buf, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
+		char *at = strchr(tok, '@');
+		if (!at)
+			return -EINVAL;
+		*at = 0;
+		int k;
+		for (k = 0; k < F_KINDS && strcmp(tok, fault_names[k]) != 0; k++)
+			;
+		char *end;
+		unsigned long long n = strtoull(at + 1, &end, 10);
+		if (k == F_KINDS || *end || n == 0)
+			return -EINVAL;
+		int slot;
+		for (slot = 0; slot < 8 && fault_at[k][slot]; slot++)
+			;
+		if (slot == 8)
+			return -EINVAL;
+		fault_at[k][slot] = n;
+	}
+	return 0;
+}
+
+static bool fault_hit(enum fault_kind k, uint64_t n)
+{
+	for (int i = 0; i < 8; i++)
+		if (fault_at[k][i] == n)
+			return true;
+	return false;
+}
+
+/* ---- segments -------------------------------------------------------------------- */
+
+static uint64_t unix_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+}
+
+static void put32(uint8_t *p, uint32_t v)
+{
+	memcpy(p, &v, 4);
+}
+
+static int fsync_dir(const char *dir)
+{
+	int d = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (d < 0)
+		return -errno;
+	int rc = fsync(d) ? -errno : 0;
+	close(d);
+	return rc;
+}
+
+/* Open the next segment and put its header at buf[0]. The buffer must be all durable. */
+static int segment_open(struct sto_log *l)
+{
+	char path[4200];
+	uint32_t n = l->seg_n + 1;
+	snprintf(path, sizeof(path), "%s/e%08u-c%03u-%06u.seg", l->cfg->dir, l->cfg->epoch, l->core, n);
+	int fd = open(path, O_RDWR | O_CREAT | O_EXCL | O_DIRECT | O_CLOEXEC, 0644);
+	if (fd < 0)
+		return -errno;
+	int rc = posix_fallocate(fd, 0, (off_t)(l->cfg->segment_bytes + HRL_LOG_BUF_BYTES));
+	if (rc == 0)
+		rc = -fsync_dir(l->cfg->dir);
+	uint32_t idx = 0;
+	if (rc == 0)
+		rc = -sto_segments_register(path, &idx);
+	if (rc) {
+		close(fd);
+		unlink(path);
+		return -rc;
+	}
+	if (l->fd >= 0)
+		close(l->fd);
+	l->fd = fd;
+	l->seg_n = n;
+	l->seg_idx = idx;
+	/* the old buffer content is durable: start fresh */
+	l->lsn_base += l->buf_len;
+	memset(l->buf, 0, l->buf_len);
+	l->buf_seg_off = 0;
+	uint8_t *h = l->buf;
+	memcpy(h, "HRLDSEG1", 8);
+	put32(h + 8, 1);
+	put32(h + 12, l->cfg->epoch);
+	h[16] = (uint8_t)l->core;
+	h[17] = (uint8_t)(l->core >> 8);
+	uint64_t now = unix_ms();
+	memcpy(h + 24, &now, 8);
+	put32(h + 32, base_crc32c(0, h, 32));
+	l->buf_len = STO_SEG_HEADER_BYTES;
+	l->flushed_len = 0;
+	l->inflight_len = 0;
+	l->failed = false;
+	return 0;
+}
+
+int sto_log_open(struct sto_log *l, const struct sto_log_cfg *cfg, struct iou_core *io, unsigned core)
+{
+	memset(l, 0, sizeof(*l));
+	l->cfg = cfg;
+	l->io = io;
+	l->core = core;
+	l->fd = -1;
+	l->write_op.kind = STO_OP_WRITE;
+	l->fsync_op.kind = STO_OP_FSYNC;
+	l->buf = aligned_alloc(BLOCK, HRL_LOG_BUF_BYTES);
+	l->undo = malloc((HRL_LOG_BUF_BYTES / STO_REC_HEADER_BYTES) * sizeof(*l->undo));
+	if (!l->buf || !l->undo) {
+		free(l->buf);
+		free(l->undo);
+		return -ENOMEM;
+	}
+	memset(l->buf, 0, HRL_LOG_BUF_BYTES);
+	struct iovec iov = { .iov_base = l->buf, .iov_len = HRL_LOG_BUF_BYTES };
+	l->buf_registered = io_uring_register_buffers(&io->ring, &iov, 1) == 0;
+	if (mkdir(cfg->dir, 0755) && errno != EEXIST)
+		return -errno;
+	int rc = segment_open(l);
+	l->durable_lsn = l->lsn_base;
+	return rc;
+}
+
+void sto_log_close(struct sto_log *l)
+{
+	if (l->fd >= 0)
+		close(l->fd);
+	l->fd = -1;
+	free(l->buf);
+	free(l->undo);
+	l->buf = NULL;
+	l->undo = NULL;
+}
+
+/* ---- append ---------------------------------------------------------------------- */
+
+static uint32_t rec_total(uint32_t payload)
+{
+	return (uint32_t)ALIGN_UP(STO_REC_HEADER_BYTES + payload, 8);
+}
+
+static void slide(struct sto_log *l)
+{
+	uint32_t keep = (uint32_t)ALIGN_DOWN(l->flushed_len, BLOCK);
+	if (!keep || l->inflight_len)
+		return;
+	memmove(l->buf, l->buf + keep, l->buf_len - keep);
+	memset(l->buf + l->buf_len - keep, 0, keep);
+	l->buf_seg_off += keep;
+	l->lsn_base += keep;
+	l->buf_len -= keep;
+	l->flushed_len -= keep;
+}
+
+int sto_log_room(struct sto_log *l, uint32_t payload_bytes)
+{
+	uint32_t need = rec_total(payload_bytes);
+	if (need > HRL_RECORD_BYTES_MAX)
+		return -EMSGSIZE;
+	if (l->failed) {
+		if (l->inflight_len || segment_open(l))
+			return -EIO;
+		base_log(BASE_LOG_WARN, "msg=\"store: new segment after an I/O error\" segment=%s",
+			 sto_segments_path(l->seg_idx));
+	}
+	if (l->undo_count >= HRL_LOG_BUF_BYTES / STO_REC_HEADER_BYTES)
+		return -ENOBUFS;
+	if (l->buf_len + need > HRL_LOG_BUF_BYTES)
+		slide(l);
+	if (l->buf_len + need > HRL_LOG_BUF_BYTES ||
+	    l->buf_seg_off + l->buf_len + need > l->cfg->segment_bytes + HRL_LOG_BUF_BYTES)
+		return -ENOBUFS;
+	return 0;
+}
+
+uint8_t *sto_log_append(struct sto_log *l, uint8_t type, uint16_t partition, uint64_t seq,
+			uint32_t payload_bytes, uint64_t prev_loc, uint64_t *lsn, uint64_t *loc)
+{
+	uint32_t total = rec_total(payload_bytes);
+	ALWAYS(!l->failed && l->buf_len + total <= HRL_LOG_BUF_BYTES);
+	uint8_t *p = l->buf + l->buf_len;
+	struct sto_rec_hdr h = {
+		.len = payload_bytes,
+		.type = type,
+		.partition = partition,
+		.seq = seq,
+		.unix_ms = unix_ms(),
+	};
+	memcpy(p, &h, sizeof(h));
+	*lsn = l->lsn_base + l->buf_len;
+	*loc = STO_LOC(l->seg_idx, l->buf_seg_off + l->buf_len);
+	uint32_t u = (l->undo_head + l->undo_count) % (HRL_LOG_BUF_BYTES / STO_REC_HEADER_BYTES);
+	l->undo[u].lsn = *lsn;
+	l->undo[u].prev_loc = prev_loc;
+	l->undo_count++;
+	l->buf_len += total;
+	l->records++;
+	l->bytes += total;
+	return p + STO_REC_HEADER_BYTES;
+}
+
+/* CRC every record appended since the last flush (their payloads are final now). */
+static void seal_records(struct sto_log *l)
+{
+	uint32_t n = HRL_LOG_BUF_BYTES / STO_REC_HEADER_BYTES;
+	for (uint32_t i = 0; i < l->undo_count; i++) {
+		struct sto_undo *u = &l->undo[(l->undo_head + i) % n];
+		uint32_t off = (uint32_t)(u->lsn - l->lsn_base);
+		uint8_t *p = l->buf + off;
+		uint32_t len;
+		memcpy(&len, p + 4, 4);
+		uint32_t crc;
+		memcpy(&crc, p, 4);
+		if (crc == 0)
+			put32(p, base_crc32c(0, p + 4, STO_REC_HEADER_BYTES - 4 + len) | 1u);
+	}
+}
+
+/* ---- flush ----------------------------------------------------------------------- */
+
+static void submit_flush(struct sto_log *l)
+{
+	struct iou_core *io = l->io;
+	uint32_t start = (uint32_t)ALIGN_DOWN(l->flushed_len, BLOCK) + l->write_total;
+	uint32_t end = (uint32_t)ALIGN_UP(l->inflight_len, BLOCK);
+	uint64_t nw = __atomic_add_fetch(&write_count, 1, __ATOMIC_RELAXED);
+	uint64_t off = l->buf_seg_off + start;
+	uint32_t len = end - start;
+
+	if (fault_hit(F_CRASH_DROP, nw)) {
+		base_log(BASE_LOG_WARN, "msg=\"fault: crash before write\" n=%llu", (unsigned long long)nw);
+		_exit(137);
+	}
+	if (fault_hit(F_CRASH_TORN, nw)) {
+		uint32_t half = (uint32_t)ALIGN_UP(len / 2, BLOCK);
+		ssize_t w = pwrite(l->fd, l->buf + start, half, (off_t)off);
+		(void)w;
+		base_log(BASE_LOG_WARN, "msg=\"fault: crash after a torn write\" n=%llu", (unsigned long long)nw);
+		_exit(137);
+	}
+	int inject = fault_hit(F_WRITE_EIO, nw) ? -EIO : fault_hit(F_WRITE_ENOSPC, nw) ? -ENOSPC : 0;
+	if (!inject && fault_hit(F_WRITE_SHORT, nw) && len > BLOCK)
+		len = (uint32_t)ALIGN_DOWN(len / 2, BLOCK); /* the rest goes in a second write */
+
+	struct io_uring_sqe *sqe = iou_sqe(io);
+	if (inject) {
+		io_uring_prep_nop(sqe);
+		l->write_res = inject;
+	} else if (l->buf_registered) {
+		io_uring_prep_write_fixed(sqe, l->fd, l->buf + start, len, off, 0);
+		l->write_res = 0;
+	} else {
+		io_uring_prep_write(sqe, l->fd, l->buf + start, len, off);
+		l->write_res = 0;
+	}
+	io_uring_sqe_set_data(sqe, &l->write_op);
+	sqe->flags |= IOSQE_IO_LINK;
+	sqe = iou_sqe(io);
+	io_uring_prep_fsync(sqe, l->fd, IORING_FSYNC_DATASYNC);
+	io_uring_sqe_set_data(sqe, &l->fsync_op);
+}
+
+void sto_log_flush(struct sto_log *l, uint64_t now_ms)
+{
+	if (l->inflight_len || l->failed || l->buf_len == l->flushed_len)
+		return;
+	if (l->cfg->fsync_mode == STO_FSYNC_INTERVAL && now_ms - l->last_sync_ms < l->cfg->fsync_interval_ms)
+		return;
+	seal_records(l);
+	l->inflight_len = l->buf_len;
+	l->write_total = 0;
+	l->last_sync_ms = now_ms;
+	l->flushes++;
+	submit_flush(l);
+}
+
+static void log_fail(struct sto_log *l, int err)
+{
+	uint32_t n = HRL_LOG_BUF_BYTES / STO_REC_HEADER_BYTES;
+	l->io_errors++;
+	l->last_error = err;
+	base_log(BASE_LOG_ERROR, "msg=\"store: write failed; unsynced records discarded\" err=%d segment=%s lost_records=%u",
+		 err, sto_segments_path(l->seg_idx), l->undo_count);
+	/* undo newest first, so each key ends at its last durable state */
+	for (uint32_t i = l->undo_count; i-- > 0;) {
+		struct sto_undo *u = &l->undo[(l->undo_head + i) % n];
+		const uint8_t *p = l->buf + (u->lsn - l->lsn_base);
+		struct sto_rec_hdr h;
+		memcpy(&h, p, sizeof(h));
+		if (sto_log_hooks.undo)
+			sto_log_hooks.undo(l, &h, p + STO_REC_HEADER_BYTES, u->prev_loc);
+	}
+	l->undo_count = 0;
+	memset(l->buf + l->flushed_len, 0, l->buf_len - l->flushed_len);
+	l->buf_len = l->flushed_len;
+	l->inflight_len = 0;
+	l->failed = true;
+	if (sto_log_hooks.failed)
+		sto_log_hooks.failed(l, l->durable_lsn, err);
+	if (segment_open(l) == 0)
+		base_log(BASE_LOG_WARN, "msg=\"store: continuing in a new segment\" segment=%s",
+			 sto_segments_path(l->seg_idx));
+}
+
+void sto_log_on_write(struct iou_core *io, struct iou_op *op, struct io_uring_cqe *cqe)
+{
+	struct sto_log *l = (struct sto_log *)((char *)op - __builtin_offsetof(struct sto_log, write_op));
+	if (l->write_res == 0) /* not injected */
+		l->write_res = cqe->res;
+	if (l->write_res > 0)
+		l->write_total += (uint32_t)l->write_res;
+}
+
+void sto_log_on_fsync(struct iou_core *io, struct iou_op *op, struct io_uring_cqe *cqe)
+{
+	struct sto_log *l = (struct sto_log *)((char *)op - __builtin_offsetof(struct sto_log, fsync_op));
+	uint32_t start = (uint32_t)ALIGN_DOWN(l->flushed_len, BLOCK);
+	uint32_t end = (uint32_t)ALIGN_UP(l->inflight_len, BLOCK);
+	uint64_t nf = __atomic_add_fetch(&fsync_count, 1, __ATOMIC_RELAXED);
+	int res = cqe->res;
+
+	if (l->write_res < 0) {
+		log_fail(l, l->write_res);
+		return;
+	}
+	if (res == 0 && fault_hit(F_FSYNC_EIO, nf))
+		res = -EIO;
+	if (start + l->write_total < end && (res == 0 || res == -ECANCELED)) {
+		if (l->write_res == 0 || l->write_total % BLOCK) {
+			log_fail(l, -EIO); /* no progress, or not on a block boundary */
+			return;
+		}
+		submit_flush(l); /* a short write: write the rest, then sync */
+		return;
+	}
+	if (res < 0) {
+		log_fail(l, res);
+		return;
+	}
+	/* durable up to inflight_len */
+	uint32_t n = HRL_LOG_BUF_BYTES / STO_REC_HEADER_BYTES;
+	l->flushed_len = l->inflight_len;
+	l->inflight_len = 0;
+	l->durable_lsn = l->lsn_base + l->flushed_len;
+	while (l->undo_count && l->undo[l->undo_head].lsn < l->durable_lsn) {
+		l->undo_head = (l->undo_head + 1) % n;
+		l->undo_count--;
+	}
+	if (sto_log_hooks.durable)
+		sto_log_hooks.durable(l, l->durable_lsn);
+	if (l->flushed_len >= HRL_LOG_BUF_BYTES / 2)
+		slide(l);
+	if (l->buf_len == l->flushed_len && l->buf_seg_off + l->buf_len >= l->cfg->segment_bytes) {
+		int rc = segment_open(l);
+		if (rc) {
+			base_log(BASE_LOG_ERROR, "msg=\"store: cannot open the next segment\" err=%d", rc);
+			l->failed = true;
+		}
+	}
+}
+
+/* ---- reading --------------------------------------------------------------------- */
+
+static bool rec_valid(const uint8_t *p, size_t avail, struct sto_rec_hdr *h)
+{
+	if (avail < STO_REC_HEADER_BYTES)
+		return false;
+	memcpy(h, p, sizeof(*h));
+	if (h->type == 0 || h->type >= STO_REC_TYPES || h->flags || h->reserved ||
+	    h->len > HRL_RECORD_BYTES_MAX || STO_REC_HEADER_BYTES + (size_t)h->len > avail)
+		return false;
+	return (base_crc32c(0, p + 4, STO_REC_HEADER_BYTES - 4 + h->len) | 1u) == h->crc;
+}
+
+int sto_log_read(uint64_t loc, struct sto_rec_hdr *h, uint8_t *buf, size_t cap)
+{
+	int rc = sto_segments_pread(STO_LOC_SEG(loc), buf, STO_REC_HEADER_BYTES, STO_LOC_OFF(loc));
+	if (rc)
+		return rc;
+	uint32_t len;
+	memcpy(&len, buf + 4, 4);
+	if (len > cap - STO_REC_HEADER_BYTES)
+		return -EBADMSG;
+	rc = sto_segments_pread(STO_LOC_SEG(loc), buf, STO_REC_HEADER_BYTES + len, STO_LOC_OFF(loc));
+	if (rc)
+		return rc;
+	return rec_valid(buf, STO_REC_HEADER_BYTES + len, h) ? 0 : -EBADMSG;
+}
+
+struct seg_name {
+	uint32_t epoch, core, n;
+	char name[64];
+};
+
+static int seg_cmp(const void *a, const void *b)
+{
+	const struct seg_name *x = a, *y = b;
+	if (x->epoch != y->epoch)
+		return x->epoch < y->epoch ? -1 : 1;
+	if (x->core != y->core)
+		return x->core < y->core ? -1 : 1;
+	return x->n < y->n ? -1 : x->n > y->n;
+}
+
+static bool all_zero(const uint8_t *p, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		if (p[i])
+			return false;
+	return true;
+}
+
+/* Returns the offset after the last valid record (the used length), 0 if the header is bad. */
+static size_t scan_segment(const char *path, const uint8_t *m, size_t size, uint32_t idx,
+			   sto_apply_fn *apply, void *arg, struct sto_scan_stats *st)
+{
+	uint32_t crc;
+	size_t used = STO_SEG_HEADER_BYTES;
+	if (size < STO_SEG_HEADER_BYTES || memcmp(m, "HRLDSEG1", 8) != 0 ||
+	    (memcpy(&crc, m + 32, 4), crc != base_crc32c(0, m, 32))) {
+		base_log(BASE_LOG_ERROR, "msg=\"store: segment header damaged; segment skipped\" segment=%s", path);
+		st->corrupt++;
+		return 0;
+	}
+	size_t off = STO_SEG_HEADER_BYTES;
+	struct sto_rec_hdr h;
+	while (off + STO_REC_HEADER_BYTES <= size) {
+		if (all_zero(m + off, STO_REC_HEADER_BYTES))
+			break; /* end of the written part */
+		if (rec_valid(m + off, size - off, &h)) {
+			apply(arg, &h, m + off + STO_REC_HEADER_BYTES, STO_LOC(idx, off));
+			st->records++;
+			st->bytes += ALIGN_UP(STO_REC_HEADER_BYTES + h.len, 8);
+			off += ALIGN_UP(STO_REC_HEADER_BYTES + h.len, 8);
+			used = off;
+			continue;
+		}
+		/* not a valid record: torn tail, or corruption with valid records after it */
+		size_t next = off + 8;
+		while (next + STO_REC_HEADER_BYTES <= size && !rec_valid(m + next, size - next, &h))
+			next += 8;
+		if (next + STO_REC_HEADER_BYTES > size) {
+			base_log(BASE_LOG_WARN, "msg=\"store: torn tail ignored\" segment=%s offset=%zu", path, off);
+			st->torn_tails++;
+			break;
+		}
+		base_log(BASE_LOG_ERROR, "msg=\"store: corrupt record skipped, not served\" segment=%s offset=%zu bytes=%zu",
+			 path, off, next - off);
+		st->corrupt++;
+		off = next;
+	}
+	return used;
+}
+
+int sto_log_scan(const char *dir, sto_apply_fn *apply, void *arg, struct sto_scan_stats *st)
+{
+	memset(st, 0, sizeof(*st));
+	DIR *d = opendir(dir);
+	if (!d)
+		return errno == ENOENT ? 0 : -errno;
+	struct seg_name *names = NULL;
+	size_t count = 0, cap = 0;
+	struct dirent *e;
+	while ((e = readdir(d))) {
+		struct seg_name s;
+		char tail[8];
+		if (sscanf(e->d_name, "e%8u-c%3u-%6u.%3s", &s.epoch, &s.core, &s.n, tail) != 4 ||
+		    strcmp(tail, "seg") != 0 || strlen(e->d_name) >= sizeof(s.name))
+			continue;
+		strcpy(s.name, e->d_name);
+		if (count == cap) {
+			cap = cap ? cap * 2 : 64;
+			struct seg_name *nn = realloc(names, cap * sizeof(*nn));
+			if (!nn) {
+				free(names);
+				closedir(d);
+				return -ENOMEM;
+			}
+			names = nn;
+		}
+		names[count++] = s;
+	}
+	closedir(d);
+	qsort(names, count, sizeof(*names), seg_cmp);
+	int rc = 0;
+	for (size_t i = 0; i < count && !rc; i++) {
+		char path[4200];
+		snprintf(path, sizeof(path), "%s/%s", dir, names[i].name);
+		if (names[i].epoch > st->max_epoch)
+			st->max_epoch = names[i].epoch;
+		uint32_t idx;
+		rc = sto_segments_register(path, &idx);
+		if (rc)
+			break;
+		int fd = open(path, O_RDONLY | O_CLOEXEC);
+		struct stat sb;
+		if (fd < 0 || fstat(fd, &sb)) {
+			rc = -errno;
+			if (fd >= 0)
+				close(fd);
+			break;
+		}
+		if (sb.st_size > 0) {
+			void *m = mmap(NULL, (size_t)sb.st_size, PROT_READ, MAP_PRIVATE, fd, 0);
+			if (m == MAP_FAILED) {
+				rc = -errno;
+				close(fd);
+				break;
+			}
+			madvise(m, (size_t)sb.st_size, MADV_SEQUENTIAL);
+			size_t used = scan_segment(path, m, (size_t)sb.st_size, idx, apply, arg, st);
+			munmap(m, (size_t)sb.st_size);
+			/* an old segment is never written again: give back its preallocated tail */
+			uint64_t keep = ALIGN_UP(used, BLOCK);
+			if (used && keep < (uint64_t)sb.st_size && truncate(path, (off_t)keep))
+				base_log(BASE_LOG_WARN, "msg=\"store: cannot trim segment\" segment=%s err=%d", path, errno);
+		}
+		close(fd);
+		st->segments++;
+	}
+	free(names);
+	return rc;
+}
