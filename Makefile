@@ -55,7 +55,7 @@ HERALD       := $(BUILD)/herald
 TEST_BINS    := $(patsubst tests/%.c,$(BUILD)/tests/%,$(TEST_SRC))
 BENCH_BINS   := $(patsubst bench/%.c,$(BUILD)/bench/%,$(BENCH_SRC))
 
-.PHONY: all test asan bench fuzz fuzz-build tidy deps run clean check-deps
+.PHONY: all test asan bench fuzz fuzz-build tidy deps run clean check-deps check-crash
 .DEFAULT_GOAL := all
 .SECONDARY:
 
@@ -137,6 +137,11 @@ $(FUZZ_BIN): fuzz/fuzz_wire.c $(BASE_SRC) $(WIRE_SRC) net/req.c
 		-o $@ fuzz/fuzz_wire.c $(BASE_SRC) $(WIRE_SRC) net/req.c
 
 fuzz-build: $(FUZZ_BIN)
+
+# hundreds of kill -9 cycles while clients write (make test runs a few)
+CRASH_CYCLES ?= 300
+check-crash: deps all
+	HERALD_CRASH_CYCLES=$(CRASH_CYCLES) TEST_TIMEOUT=3600 VERBOSE=1 BUILD=$(BUILD) tests/run store_crash_loop
 
 fuzz: deps $(FUZZ_BIN)
 	@mkdir -p $(BUILD)/fuzz/corpus

@@ -166,24 +166,46 @@ static int fsync_dir(const char *dir)
 	return rc;
 }
 
-/* Open the next segment and put its header at buf[0]. The buffer must be all durable. */
+/* Open the next segment and write its header. The buffer must be all durable. */
 static int segment_open(struct sto_log *l)
 {
 	char path[4200];
+	uint8_t *h = l->buf;
 	uint32_t n = l->seg_n + 1;
 	snprintf(path, sizeof(path), "%s/e%08u-c%03u-%06u.seg", l->cfg->dir, l->cfg->epoch, l->core, n);
 	int fd = open(path, O_RDWR | O_CREAT | O_EXCL | O_DIRECT | O_CLOEXEC, 0644);
 	if (fd < 0)
 		return -errno;
 	int rc = posix_fallocate(fd, 0, (off_t)(l->cfg->segment_bytes + HRL_LOG_BUF_BYTES));
+	/* the old buffer content is durable: start fresh with the header */
+	l->lsn_base += l->buf_len;
+	memset(l->buf, 0, l->buf_len);
+	l->buf_len = 0;
+	l->flushed_len = 0;
+	l->inflight_len = 0;
+	l->buf_seg_off = 0;
+	memcpy(h, "HRLDSEG1", 8);
+	put32(h + 8, 1);
+	put32(h + 12, l->cfg->epoch);
+	h[16] = (uint8_t)l->core;
+	h[17] = (uint8_t)(l->core >> 8);
+	put32(h + 20, n);
+	uint64_t now = unix_ms();
+	memcpy(h + 24, &now, 8);
+	put32(h + 32, base_crc32c(0, h, 32));
+	/* the header goes to disk now, so a new segment is valid from its start */
+	if (rc == 0 && (pwrite(fd, h, STO_SEG_HEADER_BYTES, 0) != STO_SEG_HEADER_BYTES || fdatasync(fd)))
+		rc = errno ? errno : EIO;
 	if (rc == 0)
 		rc = -fsync_dir(l->cfg->dir);
 	uint32_t idx = 0;
 	if (rc == 0)
 		rc = -sto_segments_register(path, &idx);
 	if (rc) {
+		memset(h, 0, STO_SEG_HEADER_BYTES);
 		close(fd);
 		unlink(path);
+		l->failed = true;
 		return -rc;
 	}
 	if (l->fd >= 0)
@@ -191,22 +213,9 @@ static int segment_open(struct sto_log *l)
 	l->fd = fd;
 	l->seg_n = n;
 	l->seg_idx = idx;
-	/* the old buffer content is durable: start fresh */
-	l->lsn_base += l->buf_len;
-	memset(l->buf, 0, l->buf_len);
-	l->buf_seg_off = 0;
-	uint8_t *h = l->buf;
-	memcpy(h, "HRLDSEG1", 8);
-	put32(h + 8, 1);
-	put32(h + 12, l->cfg->epoch);
-	h[16] = (uint8_t)l->core;
-	h[17] = (uint8_t)(l->core >> 8);
-	uint64_t now = unix_ms();
-	memcpy(h + 24, &now, 8);
-	put32(h + 32, base_crc32c(0, h, 32));
 	l->buf_len = STO_SEG_HEADER_BYTES;
-	l->flushed_len = 0;
-	l->inflight_len = 0;
+	l->flushed_len = STO_SEG_HEADER_BYTES;
+	l->durable_lsn = l->lsn_base + l->flushed_len;
 	l->failed = false;
 	return 0;
 }
@@ -232,9 +241,7 @@ int sto_log_open(struct sto_log *l, const struct sto_log_cfg *cfg, struct iou_co
 	l->buf_registered = io_uring_register_buffers(&io->ring, &iov, 1) == 0;
 	if (mkdir(cfg->dir, 0755) && errno != EEXIST)
 		return -errno;
-	int rc = segment_open(l);
-	l->durable_lsn = l->lsn_base;
-	return rc;
+	return segment_open(l);
 }
 
 void sto_log_close(struct sto_log *l)

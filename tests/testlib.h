@@ -55,6 +55,7 @@ struct te_engine {
 	int port;
 	char dir[256];
 	uint8_t admin[32];
+	char log_path[300];   /* if set, the engine's stderr goes there */
 };
 
 static struct te_engine *te_current;
@@ -109,17 +110,26 @@ static inline int te_try_connect(int port)
 	return fd;
 }
 
-/* Start heraldd with extra arguments (NULL-terminated); waits until it accepts. */
-static inline void te_start(struct te_engine *e, const char *const *extra)
+/*
+ * Start heraldd with extra arguments (NULL-terminated); waits until it
+ * accepts. fresh: a new data directory (else e->dir again); log_path: where
+ * the engine's stderr goes (NULL: inherited).
+ */
+static inline void te_start_impl(struct te_engine *e, const char *const *extra, bool fresh,
+				 const char *log_path)
 {
 	char bin[300], listen[64];
 	const char *argv[40];
 	int n = 0;
 
-	memset(e, 0, sizeof(*e));
+	if (fresh) {
+		memset(e, 0, sizeof(*e));
+		snprintf(e->dir, sizeof(e->dir), "/tmp/herald-test-XXXXXX");
+		CHECK(mkdtemp(e->dir) != NULL);
+		if (log_path)
+			snprintf(e->log_path, sizeof(e->log_path), "%s", log_path);
+	}
 	te_current = e;
-	snprintf(e->dir, sizeof(e->dir), "/tmp/herald-test-XXXXXX");
-	CHECK(mkdtemp(e->dir) != NULL);
 	snprintf(bin, sizeof(bin), "%s/heraldd", te_build());
 	if (access(bin, X_OK))
 		SKIP("heraldd not built");
@@ -134,7 +144,9 @@ static inline void te_start(struct te_engine *e, const char *const *extra)
 		argv[n++] = "--data";
 		argv[n++] = e->dir;
 		argv[n++] = "--log-level";
-		argv[n++] = "warn";
+		argv[n++] = e->log_path[0] ? "info" : "warn";
+		argv[n++] = "--segment-mb";
+		argv[n++] = "4";
 		for (int i = 0; extra && extra[i] && n < 38; i++)
 			argv[n++] = extra[i];
 		argv[n] = NULL;
@@ -143,6 +155,11 @@ static inline void te_start(struct te_engine *e, const char *const *extra)
 		if (e->pid == 0) {
 			int devnull = open("/dev/null", O_WRONLY);
 			dup2(devnull, STDOUT_FILENO);
+			if (e->log_path[0]) {
+				int lf = open(e->log_path, O_WRONLY | O_CREAT | O_APPEND, 0644);
+				if (lf >= 0)
+					dup2(lf, STDERR_FILENO);
+			}
 			execv(bin, (char *const *)argv);
 			_exit(127);
 		}
@@ -175,6 +192,27 @@ started:;
 	fclose(f);
 	for (int i = 0; i < 32; i++)
 		e->admin[i] = (uint8_t)(te_hexval(line[2 * i]) << 4 | te_hexval(line[2 * i + 1]));
+}
+
+/* kill -9 and reap. */
+static inline void te_kill9(struct te_engine *e)
+{
+	if (e->pid > 0) {
+		kill(e->pid, SIGKILL);
+		waitpid(e->pid, NULL, 0);
+		e->pid = 0;
+	}
+}
+
+/* Start again on the same data directory (after te_stop or te_kill9). */
+static inline void te_restart(struct te_engine *e, const char *const *extra)
+{
+	te_start_impl(e, extra, false, NULL);
+}
+
+static inline void te_start(struct te_engine *e, const char *const *extra)
+{
+	te_start_impl(e, extra, true, NULL);
 }
 
 /* SIGTERM and wait; returns the exit status (or -1 on timeout / signal). */
