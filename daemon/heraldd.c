@@ -42,6 +42,7 @@ struct settings {
 	const char *fsync;
 	unsigned fsync_interval_ms;
 	unsigned segment_mb;
+	unsigned compact_mb;
 };
 
 static void usage(FILE *f)
@@ -66,6 +67,8 @@ static void usage(FILE *f)
 		"                         (default always)\n"
 		"  --fsync-interval-ms MS sync period in interval mode       (default %u)\n"
 		"  --segment-mb MB        size of a log segment file         (default %llu)\n"
+		"  --compact-mb MB        rewrite live records and delete old segments after\n"
+		"                         this much has been written; 0: only at start-up (default 128)\n"
 		"  --log-level LEVEL      debug, info, warn or error        (default info)\n"
 		"  --version              print the version and exit\n"
 		"  --help                 this text\n"
@@ -245,6 +248,7 @@ int main(int argc, char **argv)
 		.fsync = "always",
 		.fsync_interval_ms = HRL_FSYNC_INTERVAL_MS_DEFAULT,
 		.segment_mb = (unsigned)(HRL_SEGMENT_BYTES_DEFAULT >> 20),
+		.compact_mb = 128,
 	};
 	bool partitions_given = false;
 	static const struct option opts[] = {
@@ -259,6 +263,7 @@ int main(int argc, char **argv)
 		{ "fsync", required_argument, NULL, 'f' },
 		{ "fsync-interval-ms", required_argument, NULL, 'i' },
 		{ "segment-mb", required_argument, NULL, 's' },
+		{ "compact-mb", required_argument, NULL, 'k' },
 		{ "version", no_argument, NULL, 'V' },
 		{ "help", no_argument, NULL, 'h' },
 		{ 0, 0, 0, 0 },
@@ -296,6 +301,12 @@ int main(int argc, char **argv)
 		case 'i':
 			if (parse_uint(optarg, 1, 60000, &st.fsync_interval_ms)) {
 				fprintf(stderr, "heraldd: --fsync-interval-ms takes 1..60000\n");
+				return 2;
+			}
+			break;
+		case 'k':
+			if (parse_uint(optarg, 0, 1000000, &st.compact_mb)) {
+				fprintf(stderr, "heraldd: --compact-mb takes 0..1000000\n");
 				return 2;
 			}
 			break;
@@ -338,6 +349,7 @@ int main(int argc, char **argv)
 	}
 	cfg.log.fsync_interval_ms = st.fsync_interval_ms;
 	cfg.log.segment_bytes = (uint64_t)st.segment_mb << 20;
+	cfg.compact_bytes = (uint64_t)st.compact_mb << 20;
 	if (sto_faults_parse(getenv("HERALD_FAULTS"))) {
 		fprintf(stderr, "heraldd: HERALD_FAULTS must be kind@n[,kind@n...]\n");
 		return 2;

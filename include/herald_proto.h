@@ -35,6 +35,7 @@ enum hrl_op {
 	HRL_OP_AUTH         = 0x0002,
 	HRL_OP_PING         = 0x0003,
 	HRL_OP_STATS        = 0x0004,
+	HRL_OP_STORE_STATS  = 0x0005,
 
 	HRL_OP_APP_CREATE   = 0x0010,
 	HRL_OP_APP_LIST     = 0x0011,

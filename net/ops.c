@@ -203,6 +203,49 @@ static void op_stats(struct net_ctx *x)
 		net_ctx_end(x, &call->w);
 }
 
+static void op_store_stats(struct net_ctx *x)
+{
+	struct net_call *call = x->call;
+	struct net_core *nc = x->nc;
+	struct net_server *s = nc->srv;
+
+	if (call->step == 0) {
+		union net_req r;
+		uint32_t segs;
+		uint64_t seg_bytes;
+		if (!decode(x, &r))
+			return;
+		sto_segments_usage(&segs, &seg_bytes);
+		net_ctx_begin(x, &call->w);
+		net_wr_u32(&call->w, s->cfg.log.epoch);
+		net_wr_u64(&call->w, s->recovery_ms);
+		net_wr_u64(&call->w, s->recovered.segments);
+		net_wr_u64(&call->w, s->recovered.records);
+		net_wr_u64(&call->w, s->recovered.torn_tails);
+		net_wr_u64(&call->w, s->recovered.corrupt);
+		net_wr_u32(&call->w, segs);
+		net_wr_u64(&call->w, seg_bytes);
+		net_wr_u16(&call->w, (uint16_t)s->ncores);
+	}
+	ALWAYS(call->step == nc->id);
+	const struct net_compact *k = &nc->compact;
+	net_wr_u16(&call->w, (uint16_t)nc->id);
+	net_wr_u64(&call->w, nc->log.records);
+	net_wr_u64(&call->w, nc->log.bytes);
+	net_wr_u64(&call->w, nc->log.flushes);
+	net_wr_u64(&call->w, nc->log.io_errors);
+	net_wr_u64(&call->w, nc->users.count);
+	net_wr_u8(&call->w, k->state);
+	net_wr_u32(&call->w, k->rounds);
+	net_wr_u64(&call->w, k->rewritten);
+	net_wr_u64(&call->w, k->segments_deleted);
+	net_wr_u64(&call->w, k->bytes_reclaimed);
+	if (nc->id + 1 < s->ncores)
+		x->next_core = (int)nc->id + 1;
+	else
+		net_ctx_end(x, &call->w);
+}
+
 /* ---- apps ----------------------------------------------------------------------------- */
 
 /*
@@ -680,6 +723,7 @@ const struct net_op_desc net_ops[HRL_OP_TABLE_SIZE] = {
 	[HRL_OP_AUTH] = { op_auth, ANY, NET_ROUTE_HERE, false },
 	[HRL_OP_PING] = { op_ping, ANY, NET_ROUTE_HERE, false },
 	[HRL_OP_STATS] = { op_stats, AUTHED, NET_ROUTE_ALL, true },
+	[HRL_OP_STORE_STATS] = { op_store_stats, AUTHED, NET_ROUTE_ALL, true },
 	[HRL_OP_APP_CREATE] = { op_app_change, NET_ROLE_ADMIN, NET_ROUTE_APPS, true, true },
 	[HRL_OP_APP_LIST] = { op_app_list, NET_ROLE_ADMIN, NET_ROUTE_HERE, false },
 	[HRL_OP_APP_ROTATE] = { op_app_change, AUTHED, NET_ROUTE_APPS, true, true },

@@ -259,6 +259,7 @@ int net_req_decode(uint16_t opcode, const uint8_t *body, size_t len, union net_r
 	case HRL_OP_PING:
 		return 0;
 	case HRL_OP_STATS:
+	case HRL_OP_STORE_STATS:
 	case HRL_OP_APP_LIST:
 		if (len)
 			FAIL(HRL_E_BAD_BODY, "body must be empty");

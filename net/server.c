@@ -293,6 +293,7 @@ static void on_failed(struct sto_log *l, uint64_t lsn, int err)
 {
 	struct net_core *nc = net_core_of(l->io);
 	char msg[160];
+	net_compact_restart(nc);
 	snprintf(msg, sizeof(msg), "the store could not make the change durable (%s); it was not applied",
 		 strerror(-err));
 	while (nc->wait_head) {
@@ -672,6 +673,7 @@ static void flush_sends(struct iou_core *io)
 {
 	struct net_core *nc = net_core_of(io);
 
+	net_compact_slice(nc);
 	sto_log_flush(&nc->log, io->now_ms);
 	while (nc->rearm) {
 		struct net_conn *c = nc->rearm;
@@ -732,6 +734,7 @@ static void on_tick(struct iou_core *io)
 
 	if (!nc->draining && __atomic_load_n(&s->stopping, __ATOMIC_ACQUIRE))
 		start_drain(nc);
+	net_compact_tick(nc);
 	uint32_t stall_ms = s->cfg.read_stall_ms;
 	for (uint32_t i = 0; i < nc->conn_cap; i++) {
 		struct net_conn *c = nc->conns[i];
@@ -953,6 +956,34 @@ void net_store_user(struct net_ctx *x, struct sto_user *u)
 	x->wait_lsn = lsn + 1;
 }
 
+bool net_store_user_again(struct net_core *nc, struct sto_user *u, uint64_t *lsn)
+{
+	size_t n = sto_user_put_bytes(u);
+	uint64_t loc;
+	if (sto_log_room(&nc->log, (uint32_t)n))
+		return false;
+	uint8_t *p = sto_log_append(&nc->log, STO_REC_USER_PUT, u->partition, ++nc->part_seq[u->partition],
+				    (uint32_t)n, u->loc, lsn, &loc);
+	sto_user_put_encode(u, p);
+	u->loc = loc;
+	*lsn += 1;
+	return true;
+}
+
+bool net_store_app_again(struct net_core *nc, uint16_t idx, uint64_t *lsn)
+{
+	const struct sto_app *a = &nc->apps.apps[idx];
+	uint64_t loc;
+	if (sto_log_room(&nc->log, (uint32_t)sto_app_put_bytes(a)))
+		return false;
+	uint8_t *p = sto_log_append(&nc->log, STO_REC_APP_PUT, STO_PARTITION_APPS, ++nc->apps_seq,
+				    (uint32_t)sto_app_put_bytes(a), nc->apps_loc[idx], lsn, &loc);
+	sto_app_put_encode(idx, a, p);
+	nc->apps_loc[idx] = loc;
+	*lsn += 1;
+	return true;
+}
+
 bool net_store_app_room(struct net_ctx *x)
 {
 	int rc = sto_log_room(&x->nc->log, 256);
@@ -1059,6 +1090,8 @@ int net_server_recover(struct net_server *s)
 		}
 	}
 	s->cfg.log.epoch = s->recovered.max_epoch + 1;
+	if (!sto_segments_old_epoch_present(s->cfg.log.epoch))
+		s->old_epochs_gone = 1;
 	s->recovery_ms = iou_now_ms() - t0;
 	uint64_t users = 0;
 	for (unsigned i = 0; i < s->ncores; i++)

@@ -44,6 +44,7 @@ struct net_config {
 	uint8_t admin_secret[HRL_SECRET_BYTES];
 	char log_dir[4096];
 	struct sto_log_cfg log;   /* log.dir points at log_dir; epoch set by recovery */
+	uint64_t compact_bytes;   /* start a compaction round after this many bytes */
 };
 
 struct net_core;
@@ -80,6 +81,30 @@ struct net_conn {
 
 struct net_server;
 
+enum net_compact_state {
+	NET_COMPACT_IDLE = 0,
+	NET_COMPACT_REWRITING = 1, /* rewriting live records found in obsolete segments */
+	NET_COMPACT_SYNCING = 2,   /* waiting for the rewrites to be durable */
+	NET_COMPACT_DONE = 3,      /* waiting until old segments may be deleted */
+};
+
+/* One core's compaction: see net/compact.c. */
+struct net_compact {
+	uint8_t state;
+	bool found;              /* this pass rewrote something: make another */
+	bool epoch_counted;      /* counted in net_server.cores_compacted */
+	uint32_t before_n;       /* own segments numbered below are obsolete */
+	size_t pos;              /* slot of the users table reached */
+	uint64_t last_lsn;
+	uint64_t bytes_at_start; /* log bytes when this round started */
+	uint64_t round_bytes;    /* bytes the last round rewrote */
+	uint32_t rounds;
+	uint32_t passes;
+	uint64_t rewritten;
+	uint64_t segments_deleted;
+	uint64_t bytes_reclaimed;
+};
+
 struct net_core {
 	struct iou_core io;      /* first: net_core and iou_core convert */
 	struct net_server *srv;
@@ -108,6 +133,7 @@ struct net_core {
 	uint64_t apps_loc[HRL_APPS_MAX]; /* core 0: latest record of each app */
 	struct net_call *wait_head; /* calls waiting for their record to be durable */
 	struct net_call *wait_tail;
+	struct net_compact compact;
 
 	uint64_t requests_total;
 	uint64_t forwarded_total;
@@ -126,6 +152,8 @@ struct net_server {
 	uint64_t started_unix_ms;
 	struct sto_scan_stats recovered;
 	uint64_t recovery_ms;
+	unsigned cores_compacted;  /* atomic: cores done with a round this epoch */
+	int old_epochs_gone;       /* atomic: earlier epochs' segments deleted */
 };
 
 /* Create listeners and per-core state. 0 or -errno. Main thread. */
@@ -234,5 +262,13 @@ void net_store_app(struct net_ctx *x, uint16_t idx);
 
 /* Load the store into the cores' tables (main thread, before start). 0 or -errno. */
 int net_server_recover(struct net_server *s);
+
+/* Compaction (net/compact.c), on the core's thread. */
+void net_compact_tick(struct net_core *nc);
+void net_compact_slice(struct net_core *nc);
+void net_compact_restart(struct net_core *nc);
+/* Append a user's current state again (compaction). false: no room now. */
+bool net_store_user_again(struct net_core *nc, struct sto_user *u, uint64_t *lsn);
+bool net_store_app_again(struct net_core *nc, uint16_t idx, uint64_t *lsn);
 
 #endif

@@ -121,6 +121,7 @@ static const char *const op_names[HRL_OP_TABLE_SIZE] = {
 	[HRL_OP_AUTH] = "AUTH",
 	[HRL_OP_PING] = "PING",
 	[HRL_OP_STATS] = "STATS",
+	[HRL_OP_STORE_STATS] = "STORE_STATS",
 	[HRL_OP_APP_CREATE] = "APP_CREATE",
 	[HRL_OP_APP_LIST] = "APP_LIST",
 	[HRL_OP_APP_ROTATE] = "APP_ROTATE",

@@ -32,12 +32,16 @@
 
 struct sto_log_hooks sto_log_hooks;
 
+static int fsync_dir(const char *dir);
+
 
 /* ---- segment registry ----------------------------------------------------------- */
 
 struct seg_entry {
 	char *path;
 	int fd;
+	uint32_t epoch, core, n; /* from the file name; immutable once registered */
+	bool deleted;
 };
 
 static pthread_mutex_t seg_lock = PTHREAD_MUTEX_INITIALIZER;
@@ -55,12 +59,75 @@ int sto_segments_register(const char *path, uint32_t *idx)
 		close(fd);
 		return -ENOSPC;
 	}
-	uint32_t i = seg_count++;
-	seg_table[i].path = strdup(path);
-	seg_table[i].fd = fd;
+	uint32_t i = seg_count;
+	const char *base = strrchr(path, '/');
+	struct seg_entry *s = &seg_table[i];
+	memset(s, 0, sizeof(*s));
+	s->path = strdup(path);
+	s->fd = fd;
+	if (sscanf(base ? base + 1 : path, "e%8u-c%3u-%6u", &s->epoch, &s->core, &s->n) != 3)
+		s->epoch = s->core = s->n = 0;
+	__atomic_store_n(&seg_count, i + 1, __ATOMIC_RELEASE);
 	pthread_mutex_unlock(&seg_lock);
 	*idx = i;
 	return 0;
+}
+
+bool sto_segments_obsolete(uint32_t idx, uint32_t cur_epoch, unsigned core, uint32_t before_n)
+{
+	if (!idx || idx >= __atomic_load_n(&seg_count, __ATOMIC_ACQUIRE))
+		return false;
+	const struct seg_entry *s = &seg_table[idx];
+	return s->epoch < cur_epoch || (s->epoch == cur_epoch && s->core == core && s->n < before_n);
+}
+
+bool sto_segments_old_epoch_present(uint32_t cur_epoch)
+{
+	bool found = false;
+	pthread_mutex_lock(&seg_lock);
+	for (uint32_t i = 1; i < seg_count && !found; i++)
+		found = !seg_table[i].deleted && seg_table[i].epoch < cur_epoch;
+	pthread_mutex_unlock(&seg_lock);
+	return found;
+}
+
+unsigned sto_segments_delete(const char *dir, uint32_t cur_epoch, int core, uint32_t before_n, uint64_t *bytes)
+{
+	unsigned n = 0;
+	pthread_mutex_lock(&seg_lock);
+	for (uint32_t i = 1; i < seg_count; i++) {
+		struct seg_entry *s = &seg_table[i];
+		bool match = core < 0 ? s->epoch < cur_epoch
+				      : s->epoch == cur_epoch && s->core == (uint32_t)core && s->n < before_n;
+		if (s->deleted || !match)
+			continue;
+		struct stat st;
+		if (fstat(s->fd, &st) == 0)
+			*bytes += (uint64_t)st.st_blocks * 512u;
+		if (unlink(s->path) == 0 || errno == ENOENT) {
+			s->deleted = true; /* the fd stays open: undo may still read it */
+			n++;
+		}
+	}
+	pthread_mutex_unlock(&seg_lock);
+	if (n)
+		fsync_dir(dir);
+	return n;
+}
+
+void sto_segments_usage(uint32_t *count, uint64_t *bytes)
+{
+	*count = 0;
+	*bytes = 0;
+	pthread_mutex_lock(&seg_lock);
+	for (uint32_t i = 1; i < seg_count; i++) {
+		struct stat st;
+		if (seg_table[i].deleted || fstat(seg_table[i].fd, &st))
+			continue;
+		(*count)++;
+		*bytes += (uint64_t)st.st_blocks * 512u;
+	}
+	pthread_mutex_unlock(&seg_lock);
 }
 
 int sto_segments_pread(uint32_t idx, void *buf, size_t n, uint64_t off)

@@ -149,6 +149,21 @@ int sto_segments_register(const char *path, uint32_t *idx);
 /* Read n bytes at a location (any thread). 0 or -errno. */
 int sto_segments_pread(uint32_t idx, void *buf, size_t n, uint64_t off);
 const char *sto_segments_path(uint32_t idx);
+/*
+ * Is the segment older than a snapshot of `core` that started when that
+ * core was writing segment before_n of epoch cur_epoch? (Every earlier
+ * epoch is older than any snapshot of this epoch.) Any thread, no lock.
+ */
+bool sto_segments_obsolete(uint32_t idx, uint32_t cur_epoch, unsigned core, uint32_t before_n);
+bool sto_segments_old_epoch_present(uint32_t cur_epoch);
+/*
+ * Delete (unlink) segments: core < 0, every segment of an earlier epoch;
+ * else this core's segments of cur_epoch numbered below before_n. Adds the
+ * space freed to *bytes; returns how many were deleted.
+ */
+unsigned sto_segments_delete(const char *dir, uint32_t cur_epoch, int core, uint32_t before_n, uint64_t *bytes);
+/* Segment files on disk now and the space they take. */
+void sto_segments_usage(uint32_t *count, uint64_t *bytes);
 void sto_segments_close_all(void);
 
 /* Open this core's first segment of the epoch. Core thread. 0 or -errno. */

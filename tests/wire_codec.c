@@ -235,6 +235,7 @@ static void test_names(void)
 	} ops[] = {
 		{ HRL_OP_HELLO, "HELLO" },         { HRL_OP_AUTH, "AUTH" },
 		{ HRL_OP_PING, "PING" },           { HRL_OP_STATS, "STATS" },
+		{ HRL_OP_STORE_STATS, "STORE_STATS" },
 		{ HRL_OP_APP_CREATE, "APP_CREATE" }, { HRL_OP_APP_LIST, "APP_LIST" },
 		{ HRL_OP_APP_ROTATE, "APP_ROTATE" }, { HRL_OP_BIND, "BIND" },
 		{ HRL_OP_UNBIND, "UNBIND" },       { HRL_OP_ALIAS_SET, "ALIAS_SET" },
@@ -253,7 +254,7 @@ static void test_names(void)
 			known++;
 	CHECK_EQ(known, sizeof(ops) / sizeof(ops[0])); /* no others */
 	CHECK(net_op_name(0) == NULL);
-	CHECK(net_op_name(0x0005) == NULL);
+	CHECK(net_op_name(0x0006) == NULL);
 	CHECK(net_op_name(HRL_OP_TABLE_SIZE) == NULL);
 
 	static const char *const errs[HRL_E_COUNT] = {

@@ -528,7 +528,7 @@ def t_framing(ctx):
     # Unknown opcodes: kept.
     with ctx.conn() as c:
         c.hello()
-        for op in (0x0000, 0x0005, 0x000F, 0x0013, 0x001F, 0x0029, 0x0030, 0x0100, 0xFFFF):
+        for op in (0x0000, 0x0006, 0x000F, 0x0013, 0x001F, 0x0029, 0x0030, 0x0100, 0xFFFF):
             expect_err(c, op, b"\x00\x01", E_UNKNOWN_OPCODE, "opcode 0x%04x" % op)
     # A frame split into single bytes is still one frame.
     with ctx.conn() as c:
