@@ -57,6 +57,7 @@
 
 /* ---- store ---------------------------------------------------------------- */
 #define HRL_LOG_BUF_BYTES             (8u << 20)      /* per-core write buffer, registered */
+#define HRL_LOG_SLIDE_BYTES           (256u << 10)    /* durable bytes that make the buffer slide */
 #define HRL_RECORD_BYTES_MAX          (512u << 10)    /* one record, header included */
 #define HRL_SEGMENT_BYTES_DEFAULT     (64ull << 20)
 #define HRL_SEGMENTS_MAX              65536u

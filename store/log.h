@@ -142,6 +142,7 @@ struct sto_log {
 	uint64_t bytes;
 	uint64_t flushes;
 	uint64_t io_errors;
+	uint64_t segment_stalls;  /* segments zeroed on the core: no spare was ready */
 };
 
 /* Registry of segment files, shared by all cores (guarded; not on the hot path). */
@@ -165,6 +166,9 @@ unsigned sto_segments_delete(const char *dir, uint32_t cur_epoch, int core, uint
 /* Segment files on disk now and the space they take. */
 void sto_segments_usage(uint32_t *count, uint64_t *bytes);
 void sto_segments_close_all(void);
+
+/* True once the background thread has a spare segment for this core (benchmarks wait for it). */
+bool sto_log_spare_ready(unsigned core);
 
 /* Open this core's first segment of the epoch. Core thread. 0 or -errno. */
 int sto_log_open(struct sto_log *l, const struct sto_log_cfg *cfg, struct iou_core *io, unsigned core);
