@@ -782,9 +782,10 @@ int sto_log_scan(const char *dir, sto_apply_fn *apply, void *arg, struct sto_sca
 	struct dirent *e;
 	while ((e = readdir(d))) {
 		struct seg_name s;
-		char tail[8];
-		if (sscanf(e->d_name, "e%8u-c%3u-%6u.%3s", &s.epoch, &s.core, &s.n, tail) != 4 ||
-		    strcmp(tail, "seg") != 0 || strlen(e->d_name) >= sizeof(s.name))
+		int end = 0;
+		/* exactly eNNNNNNNN-cNNN-NNNNNN.seg: not a .tmp being zeroed, not a spare */
+		if (strlen(e->d_name) != 25 ||
+		    sscanf(e->d_name, "e%8u-c%3u-%6u.seg%n", &s.epoch, &s.core, &s.n, &end) != 3 || end != 25)
 			continue;
 		strcpy(s.name, e->d_name);
 		if (count == cap) {
