@@ -72,6 +72,7 @@ void net_compact_slice(struct net_core *nc)
 	}
 	if (k->state != NET_COMPACT_REWRITING)
 		return;
+	nc->io.wake_mask |= 1ull << nc->id; /* more to do: do not sleep until the round is through */
 	while (budget && base_htab_next(&nc->users.tab, &k->pos, &p)) {
 		struct sto_user *u = p;
 		budget--;

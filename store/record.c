@@ -138,6 +138,7 @@ void sto_user_free(struct sto_user *u)
 			free(d->aliases[a].type.p);
 			free(d->aliases[a].alias.p);
 		}
+		free(d->aliases);
 	}
 	free(u->devices);
 	for (unsigned i = 0; i < u->tag_count; i++)
@@ -187,6 +188,10 @@ int sto_user_put_decode(const uint8_t *p, size_t n, struct sto_user **out)
 		uint8_t na = net_rd_u8(&r);
 		if (r.bad || na > HRL_ALIASES_PER_DEVICE_MAX || d->id == 0 || d->id >= u->next_device_id) {
 			rc = -EBADMSG;
+			goto out_free;
+		}
+		if (na && !(d->aliases = calloc(na, sizeof(*d->aliases)))) {
+			rc = -ENOMEM;
 			goto out_free;
 		}
 		for (unsigned a = 0; a < na; a++) {

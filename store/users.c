@@ -121,6 +121,7 @@ static void device_free(struct sto_device *d)
 		free(d->aliases[i].type.p);
 		free(d->aliases[i].alias.p);
 	}
+	free(d->aliases);
 }
 
 static void user_free(struct sto_user *u)
@@ -279,6 +280,12 @@ int sto_user_alias_set(struct sto_user *u, uint32_t device_id, const char *type,
 		return 0;
 	}
 	struct sto_bytes nt;
+	struct sto_alias *grown = u_realloc(d->aliases, (d->alias_count + 1u) * sizeof(*grown));
+	if (!grown) {
+		free(na.p);
+		return -ENOMEM;
+	}
+	d->aliases = grown;
 	if (bytes_dup(&nt, type, tlen)) {
 		free(na.p);
 		return -ENOMEM;
@@ -303,7 +310,10 @@ int sto_user_alias_del(struct sto_user *u, uint32_t device_id, const char *type,
 	free(d->aliases[i].type.p);
 	free(d->aliases[i].alias.p);
 	d->aliases[i] = d->aliases[d->alias_count - 1];
-	d->alias_count--;
+	if (--d->alias_count == 0) {
+		free(d->aliases);
+		d->aliases = NULL;
+	}
 	return 0;
 }
 

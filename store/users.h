@@ -42,7 +42,7 @@ struct sto_device {
 	uint8_t alias_count;
 	uint64_t bound_unix_ms;
 	struct sto_bytes address;
-	struct sto_alias aliases[HRL_ALIASES_PER_DEVICE_MAX];
+	struct sto_alias *aliases; /* alias_count of them, NULL when none */
 };
 
 struct sto_attr {
