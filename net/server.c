@@ -1011,15 +1011,20 @@ struct recover_ctx {
 	uint64_t bad;
 };
 
-static void recover_apply(void *arg, const struct sto_rec_hdr *h, const uint8_t *payload, uint64_t loc)
+static void recover_apply(void *arg, unsigned worker, const struct sto_rec_hdr *h, const uint8_t *payload,
+			  uint64_t loc)
 {
 	struct recover_ctx *rc = arg;
 	struct net_server *s = rc->s;
+	/* worker w builds core w's tables; the header's partition says whose a record is */
+	if (h->partition == STO_PARTITION_APPS ? worker != 0 :
+	    h->partition >= s->cfg.partitions || net_partition_core(s, h->partition) != worker)
+		return;
 	if (h->type == STO_REC_APP_PUT) {
 		uint16_t idx;
 		struct sto_app a;
 		if (sto_app_put_decode(payload, h->len, &idx, &a)) {
-			rc->bad++;
+			__atomic_add_fetch(&rc->bad, 1, __ATOMIC_RELAXED);
 			return;
 		}
 		for (unsigned i = 0; i < s->ncores; i++)
@@ -1032,11 +1037,15 @@ static void recover_apply(void *arg, const struct sto_rec_hdr *h, const uint8_t 
 	uint16_t app_idx, id_len;
 	const char *id;
 	if (sto_user_key_decode(payload, h->len, &app_idx, &id, &id_len)) {
-		rc->bad++;
+		__atomic_add_fetch(&rc->bad, 1, __ATOMIC_RELAXED);
 		return;
 	}
 	uint64_t hash = sto_user_hash(&s->cfg.hash_key, app_idx, id, id_len);
 	uint32_t part = net_user_partition(s, hash);
+	if (part != h->partition) { /* written under another hash key or partition count */
+		__atomic_add_fetch(&rc->bad, 1, __ATOMIC_RELAXED);
+		return;
+	}
 	struct net_core *nc = s->cores[net_partition_core(s, part)];
 	if (h->seq > nc->part_seq[part])
 		nc->part_seq[part] = h->seq;
@@ -1048,7 +1057,7 @@ static void recover_apply(void *arg, const struct sto_rec_hdr *h, const uint8_t 
 	}
 	struct sto_user *u;
 	if (sto_user_put_decode(payload, h->len, &u)) {
-		rc->bad++;
+		__atomic_add_fetch(&rc->bad, 1, __ATOMIC_RELAXED);
 		return;
 	}
 	u->hash = hash;
@@ -1056,7 +1065,7 @@ static void recover_apply(void *arg, const struct sto_rec_hdr *h, const uint8_t 
 	u->loc = loc;
 	if (sto_user_replace(&nc->users, u)) {
 		sto_user_free(u);
-		rc->bad++;
+		__atomic_add_fetch(&rc->bad, 1, __ATOMIC_RELAXED);
 	}
 }
 
@@ -1067,7 +1076,7 @@ int net_server_recover(struct net_server *s)
 	sto_log_hooks.durable = on_durable;
 	sto_log_hooks.failed = on_failed;
 	sto_log_hooks.undo = on_undo;
-	int rc = sto_log_scan(s->cfg.log_dir, recover_apply, &ctx, &s->recovered);
+	int rc = sto_log_scan(s->cfg.log_dir, s->ncores, recover_apply, &ctx, &s->recovered);
 	if (rc) {
 		base_log(BASE_LOG_ERROR, "msg=\"store: cannot read the log\" dir=%s err=%d", s->cfg.log_dir, rc);
 		return rc;

@@ -731,14 +731,17 @@ static bool all_zero(const uint8_t *p, size_t n)
 
 /* Returns the offset after the last valid record (the used length), 0 if the header is bad. */
 static size_t scan_segment(const char *path, const uint8_t *m, size_t size, uint32_t idx,
-			   sto_apply_fn *apply, void *arg, struct sto_scan_stats *st)
+			   sto_apply_fn *apply, void *arg, struct sto_scan_stats *st, unsigned worker)
 {
+	bool report = worker == 0;
 	uint32_t crc;
 	size_t used = STO_SEG_HEADER_BYTES;
 	if (size < STO_SEG_HEADER_BYTES || memcmp(m, "HRLDSEG1", 8) != 0 ||
 	    (memcpy(&crc, m + 32, 4), crc != base_crc32c(0, m, 32))) {
-		base_log(BASE_LOG_ERROR, "msg=\"store: segment header damaged; segment skipped\" segment=%s", path);
-		st->corrupt++;
+		if (report) {
+			base_log(BASE_LOG_ERROR, "msg=\"store: segment header damaged; segment skipped\" segment=%s", path);
+			st->corrupt++;
+		}
 		return 0;
 	}
 	size_t off = STO_SEG_HEADER_BYTES;
@@ -747,9 +750,11 @@ static size_t scan_segment(const char *path, const uint8_t *m, size_t size, uint
 		if (all_zero(m + off, STO_REC_HEADER_BYTES))
 			break; /* end of the written part */
 		if (rec_valid(m + off, size - off, &h)) {
-			apply(arg, &h, m + off + STO_REC_HEADER_BYTES, STO_LOC(idx, off));
-			st->records++;
-			st->bytes += ALIGN_UP(STO_REC_HEADER_BYTES + h.len, 8);
+			apply(arg, worker, &h, m + off + STO_REC_HEADER_BYTES, STO_LOC(idx, off));
+			if (report) {
+				st->records++;
+				st->bytes += ALIGN_UP(STO_REC_HEADER_BYTES + h.len, 8);
+			}
 			off += ALIGN_UP(STO_REC_HEADER_BYTES + h.len, 8);
 			used = off;
 			continue;
@@ -759,19 +764,68 @@ static size_t scan_segment(const char *path, const uint8_t *m, size_t size, uint
 		while (next + STO_REC_HEADER_BYTES <= size && !rec_valid(m + next, size - next, &h))
 			next += 8;
 		if (next + STO_REC_HEADER_BYTES > size) {
-			base_log(BASE_LOG_WARN, "msg=\"store: torn tail ignored\" segment=%s offset=%zu", path, off);
-			st->torn_tails++;
+			if (report) {
+				base_log(BASE_LOG_WARN, "msg=\"store: torn tail ignored\" segment=%s offset=%zu", path, off);
+				st->torn_tails++;
+			}
 			break;
 		}
-		base_log(BASE_LOG_ERROR, "msg=\"store: corrupt record skipped, not served\" segment=%s offset=%zu bytes=%zu",
-			 path, off, next - off);
-		st->corrupt++;
+		if (report) {
+			base_log(BASE_LOG_ERROR, "msg=\"store: corrupt record skipped, not served\" segment=%s offset=%zu bytes=%zu",
+				 path, off, next - off);
+			st->corrupt++;
+		}
 		off = next;
 	}
 	return used;
 }
 
-int sto_log_scan(const char *dir, sto_apply_fn *apply, void *arg, struct sto_scan_stats *st)
+struct scan_job {
+	struct seg_name *names;
+	uint32_t *idx;
+	size_t *used;
+	size_t count;
+	const char *dir;
+	sto_apply_fn *apply;
+	void *arg;
+	struct sto_scan_stats *st;
+	unsigned worker;
+	int rc;
+};
+
+static void *scan_worker(void *p)
+{
+	struct scan_job *j = p;
+	for (size_t i = 0; i < j->count && !j->rc; i++) {
+		char path[4200];
+		snprintf(path, sizeof(path), "%s/%s", j->dir, j->names[i].name);
+		int fd = open(path, O_RDONLY | O_CLOEXEC);
+		struct stat sb;
+		if (fd < 0 || fstat(fd, &sb)) {
+			j->rc = -errno;
+			if (fd >= 0)
+				close(fd);
+			break;
+		}
+		if (sb.st_size > 0) {
+			void *m = mmap(NULL, (size_t)sb.st_size, PROT_READ, MAP_PRIVATE, fd, 0);
+			if (m == MAP_FAILED) {
+				j->rc = -errno;
+				close(fd);
+				break;
+			}
+			madvise(m, (size_t)sb.st_size, MADV_SEQUENTIAL);
+			size_t used = scan_segment(path, m, (size_t)sb.st_size, j->idx[i], j->apply, j->arg, j->st, j->worker);
+			if (j->worker == 0)
+				j->used[i] = used;
+			munmap(m, (size_t)sb.st_size);
+		}
+		close(fd);
+	}
+	return NULL;
+}
+
+int sto_log_scan(const char *dir, unsigned workers, sto_apply_fn *apply, void *arg, struct sto_scan_stats *st)
 {
 	memset(st, 0, sizeof(*st));
 	DIR *d = opendir(dir);
@@ -802,42 +856,59 @@ int sto_log_scan(const char *dir, sto_apply_fn *apply, void *arg, struct sto_sca
 	}
 	closedir(d);
 	qsort(names, count, sizeof(*names), seg_cmp);
-	int rc = 0;
+	uint32_t *idx = calloc(count + 1, sizeof(*idx));
+	size_t *used = calloc(count + 1, sizeof(*used));
+	int rc = idx && used ? 0 : -ENOMEM;
 	for (size_t i = 0; i < count && !rc; i++) {
 		char path[4200];
 		snprintf(path, sizeof(path), "%s/%s", dir, names[i].name);
 		if (names[i].epoch > st->max_epoch)
 			st->max_epoch = names[i].epoch;
-		uint32_t idx;
-		rc = sto_segments_register(path, &idx);
-		if (rc)
-			break;
-		int fd = open(path, O_RDONLY | O_CLOEXEC);
-		struct stat sb;
-		if (fd < 0 || fstat(fd, &sb)) {
-			rc = -errno;
-			if (fd >= 0)
-				close(fd);
-			break;
-		}
-		if (sb.st_size > 0) {
-			void *m = mmap(NULL, (size_t)sb.st_size, PROT_READ, MAP_PRIVATE, fd, 0);
-			if (m == MAP_FAILED) {
-				rc = -errno;
-				close(fd);
+		rc = sto_segments_register(path, &idx[i]);
+	}
+	/*
+	 * Every worker reads every segment in order and applies the records
+	 * apply() says are its own (by partition): the expensive part, building
+	 * the tables, runs in parallel; only worker 0 reports and counts.
+	 */
+	struct scan_job jobs[HRL_CORES_MAX];
+	pthread_t threads[HRL_CORES_MAX];
+	if (workers < 1)
+		workers = 1;
+	if (workers > HRL_CORES_MAX)
+		workers = HRL_CORES_MAX;
+	unsigned started = 0;
+	for (unsigned w = 0; w < workers && !rc; w++) {
+		jobs[w] = (struct scan_job){ names, idx, used, count, dir, apply, arg, st, w, 0 };
+		if (w > 0) {
+			if (pthread_create(&threads[w], NULL, scan_worker, &jobs[w])) {
+				rc = -EAGAIN;
 				break;
 			}
-			madvise(m, (size_t)sb.st_size, MADV_SEQUENTIAL);
-			size_t used = scan_segment(path, m, (size_t)sb.st_size, idx, apply, arg, st);
-			munmap(m, (size_t)sb.st_size);
-			/* an old segment is never written again: give back its preallocated tail */
-			uint64_t keep = ALIGN_UP(used, BLOCK);
-			if (used && keep < (uint64_t)sb.st_size && truncate(path, (off_t)keep))
-				base_log(BASE_LOG_WARN, "msg=\"store: cannot trim segment\" segment=%s err=%d", path, errno);
+			started = w;
 		}
-		close(fd);
-		st->segments++;
 	}
+	if (!rc)
+		scan_worker(&jobs[0]);
+	for (unsigned w = 1; w <= started; w++) {
+		pthread_join(threads[w], NULL);
+		if (!rc)
+			rc = jobs[w].rc;
+	}
+	if (!rc)
+		rc = jobs[0].rc;
+	st->segments = rc ? 0 : count;
+	/* old segments are never written again: give back their preallocated tails */
+	for (size_t i = 0; i < count && !rc; i++) {
+		char path[4200];
+		struct stat sb;
+		snprintf(path, sizeof(path), "%s/%s", dir, names[i].name);
+		uint64_t keep = ALIGN_UP(used[i], BLOCK);
+		if (used[i] && stat(path, &sb) == 0 && keep < (uint64_t)sb.st_size && truncate(path, (off_t)keep))
+			base_log(BASE_LOG_WARN, "msg=\"store: cannot trim segment\" segment=%s err=%d", path, errno);
+	}
+	free(idx);
+	free(used);
 	free(names);
 	return rc;
 }

@@ -227,8 +227,10 @@ struct sto_scan_stats {
  * ends the segment; followed by valid records it is reported (segment and
  * offset) as corruption and skipped. Main thread, before the cores start.
  */
-typedef void sto_apply_fn(void *arg, const struct sto_rec_hdr *h, const uint8_t *payload, uint64_t loc);
-int sto_log_scan(const char *dir, sto_apply_fn *apply, void *arg, struct sto_scan_stats *st);
+typedef void sto_apply_fn(void *arg, unsigned worker, const struct sto_rec_hdr *h, const uint8_t *payload,
+			  uint64_t loc);
+/* workers threads each read every segment; apply keeps a record on one worker only. */
+int sto_log_scan(const char *dir, unsigned workers, sto_apply_fn *apply, void *arg, struct sto_scan_stats *st);
 
 /* Read one record at loc (header checked, CRC verified). buf must hold HRL_RECORD_BYTES_MAX. */
 int sto_log_read(uint64_t loc, struct sto_rec_hdr *h, uint8_t *buf, size_t cap);
