@@ -79,7 +79,8 @@ static bool decode(struct net_ctx *x, union net_req *r)
 static struct sto_user *find_user(struct net_ctx *x, const struct net_str *id, bool create)
 {
 	struct net_server *s = x->nc->srv;
-	uint64_t h = sto_user_hash(&s->cfg.hash_key, x->app_idx, id->p, id->len);
+	/* routing hashed the same id (the body's first field) already */
+	uint64_t h = x->user_hash ? x->user_hash : sto_user_hash(&s->cfg.hash_key, x->app_idx, id->p, id->len);
 	if (!create)
 		return sto_user_find(&x->nc->users, h, x->app_idx, id->p, id->len);
 	uint32_t part = net_user_partition(s, h);

@@ -328,6 +328,7 @@ static void call_run(struct net_core *nc, struct net_call *call, unsigned core)
 			.body_len = call->body_len,
 			.out = &call->resp,
 			.next_core = -1,
+			.user_hash = call->user_hash,
 		};
 		net_ops[call->opcode].fn(&x);
 		call->step++;
@@ -355,7 +356,7 @@ static void on_msg_reply(struct iou_core *io, const struct iou_msg *m)
 
 /* Where a request runs first. Malformed bodies run here and get E_BAD_BODY. */
 static unsigned route_target(struct net_core *nc, struct net_conn *c, const struct net_op_desc *d,
-			     const uint8_t *body, uint32_t len)
+			     const uint8_t *body, uint32_t len, uint64_t *user_hash)
 {
 	struct net_server *s = nc->srv;
 	struct net_rd r;
@@ -368,7 +369,8 @@ static unsigned route_target(struct net_core *nc, struct net_conn *c, const stru
 		alen = net_rd_str(&r, &a);
 		if (r.bad)
 			return nc->id;
-		return net_partition_core(s, net_user_partition(s, sto_user_hash(&s->cfg.hash_key, c->app_idx, a, alen)));
+		*user_hash = sto_user_hash(&s->cfg.hash_key, c->app_idx, a, alen);
+		return net_partition_core(s, net_user_partition(s, *user_hash));
 	case NET_ROUTE_ALIAS:
 		net_rd_init(&r, body, len);
 		alen = net_rd_str(&r, &a);
@@ -426,7 +428,8 @@ static void conn_frame(struct net_conn *c, const struct net_hdr *h, const uint8_
 		conn_error(c, h->opcode, h->request_id, HRL_E_SHUTTING_DOWN, "engine is shutting down");
 		return;
 	}
-	unsigned target = route_target(nc, c, d, body, h->body_len);
+	uint64_t user_hash = 0;
+	unsigned target = route_target(nc, c, d, body, h->body_len, &user_hash);
 	if (target == nc->id && !d->multi_step && !d->mutates) {
 		struct net_ctx x = {
 			.nc = nc,
@@ -439,6 +442,7 @@ static void conn_frame(struct net_conn *c, const struct net_hdr *h, const uint8_
 			.body_len = h->body_len,
 			.out = &c->out,
 			.next_core = -1,
+			.user_hash = user_hash,
 		};
 		d->fn(&x);
 		NEVER(x.next_core >= 0);
@@ -458,6 +462,7 @@ static void conn_frame(struct net_conn *c, const struct net_hdr *h, const uint8_
 	call->conn_idx = c->idx;
 	call->conn_gen = c->gen;
 	call->request_id = h->request_id;
+	call->user_hash = user_hash;
 	call->body_len = h->body_len;
 	memcpy(call->body, body, h->body_len);
 	c->inflight++;

@@ -187,6 +187,7 @@ struct net_call {
 	uint32_t conn_gen;
 	uint64_t request_id;
 	uint64_t wait_lsn;       /* durable wait: its record's LSN */
+	uint64_t user_hash;      /* hash of the body's user id, 0 if not computed */
 	int resume_core;         /* where to go once durable, -1: finish */
 	struct net_call *wait_next;
 	struct net_wr w;         /* the answer frame being written into resp */
@@ -210,6 +211,7 @@ struct net_ctx {
 	struct base_buf *out;    /* the answer frame goes here */
 	int next_core;           /* >= 0: continue on that core (calls only) */
 	uint64_t wait_lsn;       /* > 0: answer only once the log is durable past it */
+	uint64_t user_hash;      /* routing already hashed the body's user id (0: not) */
 };
 
 enum net_route {
