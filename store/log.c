@@ -437,6 +437,7 @@ int sto_log_open(struct sto_log *l, const struct sto_log_cfg *cfg, struct iou_co
 	l->buf_registered = io_uring_register_buffers(&io->ring, &iov, 1) == 0;
 	if (mkdir(cfg->dir, 0755) && errno != EEXIST)
 		return -errno;
+	l->unix_ms_cached = unix_ms();
 	return segment_open(l);
 }
 
@@ -503,7 +504,7 @@ uint8_t *sto_log_append(struct sto_log *l, uint8_t type, uint16_t partition, uin
 		.type = type,
 		.partition = partition,
 		.seq = seq,
-		.unix_ms = unix_ms(),
+		.unix_ms = l->unix_ms_cached, /* read once per loop iteration, not per record */
 	};
 	memcpy(p, &h, sizeof(h));
 	*lsn = l->lsn_base + l->buf_len;
@@ -581,6 +582,7 @@ static void submit_flush(struct sto_log *l)
 
 void sto_log_flush(struct sto_log *l, uint64_t now_ms)
 {
+	l->unix_ms_cached = unix_ms();
 	if (l->inflight_len || l->failed || l->buf_len == l->flushed_len)
 		return;
 	if (l->cfg->fsync_mode == STO_FSYNC_INTERVAL && now_ms - l->last_sync_ms < l->cfg->fsync_interval_ms)

@@ -130,6 +130,7 @@ struct sto_log {
 	int write_res;            /* result of the in-flight write */
 	uint32_t write_total;     /* bytes the in-flight write must cover */
 
+	uint64_t unix_ms_cached;  /* the time records get, refreshed at every flush call */
 	uint64_t lsn_base;        /* LSN of buf[0] */
 	uint64_t durable_lsn;     /* everything below is durable */
 	uint64_t last_sync_ms;
