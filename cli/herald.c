@@ -273,6 +273,76 @@ static int cmd_stats(struct cli *cli, char **argv, int argc)
 	return EXIT_OK;
 }
 
+static int cmd_store_stats(struct cli *cli, char **argv, int argc)
+{
+	struct herald_store_stats *s = NULL;
+	char b[16];
+	int rc = herald_store_stats(cli->conn, &s);
+	if (rc)
+		return fail(cli, rc, "store stats");
+	if (cli->json) {
+		printf("{\"epoch\":%u,\"recovery_ms\":%" PRIu64 ",\"recovered_segments\":%" PRIu64
+		       ",\"recovered_records\":%" PRIu64 ",\"torn_tails\":%" PRIu64
+		       ",\"corrupt_records\":%" PRIu64 ",\"segment_files\":%u,\"segment_bytes\":%" PRIu64
+		       ",\"core_count\":%u,\"cores\":[",
+		       s->epoch, s->recovery_ms, s->recovered_segments, s->recovered_records,
+		       s->torn_tails, s->corrupt_records, s->segment_files, s->segment_bytes,
+		       s->core_count);
+		for (unsigned i = 0; i < s->core_count; i++) {
+			const struct herald_core_store_stats *cs = &s->cores[i];
+			printf("%s{\"core\":%u,\"records_written\":%" PRIu64 ",\"bytes_written\":%" PRIu64
+			       ",\"flushes\":%" PRIu64 ",\"io_errors\":%" PRIu64 ",\"users\":%" PRIu64
+			       ",\"compaction\":",
+			       i ? "," : "", cs->core, cs->records_written, cs->bytes_written,
+			       cs->flushes, cs->io_errors, cs->users);
+			json_enum(herald_compaction_name(cs->compaction), cs->compaction);
+			printf(",\"compaction_rounds\":%u,\"records_rewritten\":%" PRIu64
+			       ",\"segments_deleted\":%" PRIu64 ",\"bytes_reclaimed\":%" PRIu64 "}",
+			       cs->compaction_rounds, cs->records_rewritten, cs->segments_deleted,
+			       cs->bytes_reclaimed);
+		}
+		puts("]}");
+	} else {
+		uint64_t recs = 0, bytes = 0, flushes = 0, errs = 0, users = 0, rounds = 0;
+		uint64_t rewritten = 0, deleted = 0, reclaimed = 0;
+		printf("epoch:    %u\n", s->epoch);
+		printf("recovery: %" PRIu64 " ms: %" PRIu64 " segments, %" PRIu64 " records, %" PRIu64
+		       " torn tails, %" PRIu64 " corrupt records\n",
+		       s->recovery_ms, s->recovered_segments, s->recovered_records, s->torn_tails,
+		       s->corrupt_records);
+		printf("segments: %u files, %" PRIu64 " bytes\n\n", s->segment_files, s->segment_bytes);
+		printf("%-6s %12s %14s %10s %9s %10s %-11s %7s %10s %8s %14s\n", "core", "records",
+		       "bytes", "flushes", "io_errors", "users", "compaction", "rounds", "rewritten",
+		       "deleted", "reclaimed");
+		for (unsigned i = 0; i < s->core_count; i++) {
+			const struct herald_core_store_stats *cs = &s->cores[i];
+			printf("%-6u %12" PRIu64 " %14" PRIu64 " %10" PRIu64 " %9" PRIu64 " %10" PRIu64
+			       " %-11s %7u %10" PRIu64 " %8" PRIu64 " %14" PRIu64 "\n",
+			       cs->core, cs->records_written, cs->bytes_written, cs->flushes,
+			       cs->io_errors, cs->users,
+			       enum_text(herald_compaction_name(cs->compaction), cs->compaction, b,
+					 sizeof(b)),
+			       cs->compaction_rounds, cs->records_rewritten, cs->segments_deleted,
+			       cs->bytes_reclaimed);
+			recs += cs->records_written;
+			bytes += cs->bytes_written;
+			flushes += cs->flushes;
+			errs += cs->io_errors;
+			users += cs->users;
+			rounds += cs->compaction_rounds;
+			rewritten += cs->records_rewritten;
+			deleted += cs->segments_deleted;
+			reclaimed += cs->bytes_reclaimed;
+		}
+		printf("%-6s %12" PRIu64 " %14" PRIu64 " %10" PRIu64 " %9" PRIu64 " %10" PRIu64
+		       " %-11s %7" PRIu64 " %10" PRIu64 " %8" PRIu64 " %14" PRIu64 "\n",
+		       "total", recs, bytes, flushes, errs, users, "", rounds, rewritten, deleted,
+		       reclaimed);
+	}
+	herald_store_stats_free(s);
+	return EXIT_OK;
+}
+
 static void print_secret(struct cli *cli, const char *app_id, const uint8_t *secret,
 			 const uint32_t *secret_version)
 {
@@ -608,6 +678,15 @@ static const struct cli_cmd cli_cmds[] = {
 	{ NULL, "ping", "", "Say HELLO (and AUTH when a secret is given) and time one PING.",
 	  0, 0, false, false, cmd_ping },
 	{ NULL, "stats", "", "Per-core counters of the engine.", 0, 0, true, false, cmd_stats },
+	{ "store", "stats", "",
+	  "Counters of the durable store: recovery, segment files, writes and compaction.\n"
+	  "For the engine: epoch (this run's number, one more at each start), what the\n"
+	  "start-up replay took and found (ms, segments, records, torn tails, corrupt\n"
+	  "records), and the segment files on disk now. Per core: records, bytes and\n"
+	  "flushes (write + fdatasync) since start, I/O errors, users, the compaction state\n"
+	  "(idle, rewriting, syncing, wait_delete), its rounds, records rewritten, segments\n"
+	  "deleted and bytes reclaimed. Any app or the admin may ask.",
+	  0, 0, true, false, cmd_store_stats },
 	{ "app", "create", "<app_id>",
 	  "Create an app (admin). Prints the app id and its new secret as 64 hex digits;\n"
 	  "the secret is shown only once.",
@@ -655,6 +734,17 @@ static void cmd_words(const struct cli_cmd *c, char *buf, size_t size)
 		snprintf(buf, size, "%s", c->name);
 }
 
+/* The first sentence of a command's help, on one line. */
+static void print_summary(FILE *f, const char *help)
+{
+	for (const char *p = help; *p; p++) {
+		fputc(*p == '\n' ? ' ' : *p, f);
+		if (*p == '.' && (p[1] == ' ' || p[1] == '\n' || p[1] == '\0'))
+			break;
+	}
+	fputc('\n', f);
+}
+
 static void print_usage(FILE *f)
 {
 	char words[64];
@@ -666,7 +756,10 @@ static void print_usage(FILE *f)
 			fprintf(f, "  %-14s %s\n", words, cli_cmds[i].args);
 		else
 			fprintf(f, "  %s\n", words);
+		fputs("      ", f);
+		print_summary(f, cli_cmds[i].help);
 	}
+	fputs("\n'herald <command> --help' tells more about a command.\n", f);
 	fputs("\nglobal flags (environment):\n"
 	      "  --server HOST:PORT   (HERALD_SERVER)       engine address,\n"
 	      "                                             default " CLI_SERVER_DEFAULT "\n"
@@ -695,7 +788,8 @@ static void print_cmd_help(const struct cli_cmd *c)
 {
 	char words[64];
 	cmd_words(c, words, sizeof(words));
-	printf("usage: herald [global flags] %s %s\n\n%s\n", words, c->args, c->help);
+	printf("usage: herald [global flags] %s%s%s\n\n%s\n", words, *c->args ? " " : "", c->args,
+	       c->help);
 	if (c->auth)
 		puts("\nNeeds a secret (--secret, --secret-file, HERALD_SECRET, HERALD_SECRET_FILE).");
 	puts("Global flags: see 'herald --help'.");

@@ -621,6 +621,66 @@ static void dec_stats(struct net_rd *r, void *out, struct arena *a)
 	*(void **)out = s;
 }
 
+/*
+ * STORE_STATS answer (PROTOCOL.md 5.4), 58 + 71 * core_count bytes:
+ *
+ *   u32 epoch, u64 recovery_ms, u64 recovered_segments,
+ *   u64 recovered_records, u64 torn_tails, u64 corrupt_records,
+ *   u32 segment_files, u64 segment_bytes, u16 core_count, then per core
+ *   u16 core, u64 records_written, u64 bytes_written, u64 flushes,
+ *   u64 io_errors, u64 users, u8 compaction, u32 compaction_rounds,
+ *   u64 records_rewritten, u64 segments_deleted, u64 bytes_reclaimed.
+ */
+#define STORE_STATS_FIXED_BYTES (4u + 5u * 8u + 4u + 8u + 2u)
+#define STORE_STATS_CORE_BYTES  (2u + 5u * 8u + 1u + 4u + 3u * 8u)
+_Static_assert(STORE_STATS_FIXED_BYTES == 58 && STORE_STATS_CORE_BYTES == 71,
+	       "STORE_STATS layout of PROTOCOL.md 5.4");
+
+static void dec_store_stats(struct net_rd *r, void *out, struct arena *a)
+{
+	struct herald_store_stats *s =
+		arena_take(a, sizeof(*s), _Alignof(struct herald_store_stats));
+	struct herald_store_stats v = { 0 };
+
+	v.epoch = net_rd_u32(r);
+	v.recovery_ms = net_rd_u64(r);
+	v.recovered_segments = net_rd_u64(r);
+	v.recovered_records = net_rd_u64(r);
+	v.torn_tails = net_rd_u64(r);
+	v.corrupt_records = net_rd_u64(r);
+	v.segment_files = net_rd_u32(r);
+	v.segment_bytes = net_rd_u64(r);
+	v.core_count = net_rd_u16(r);
+	/* The entries are fixed-size: a count the body cannot hold is a lie. */
+	if ((uint64_t)v.core_count * STORE_STATS_CORE_BYTES != r->len - r->off) {
+		rd_fail(r);
+		v.core_count = 0;
+	}
+	v.cores = arena_take(a, v.core_count * sizeof(*v.cores),
+			     _Alignof(struct herald_core_store_stats));
+	for (unsigned i = 0; i < v.core_count && !r->bad; i++) {
+		struct herald_core_store_stats cs;
+		cs.core = net_rd_u16(r);
+		cs.records_written = net_rd_u64(r);
+		cs.bytes_written = net_rd_u64(r);
+		cs.flushes = net_rd_u64(r);
+		cs.io_errors = net_rd_u64(r);
+		cs.users = net_rd_u64(r);
+		cs.compaction = net_rd_u8(r);
+		cs.compaction_rounds = net_rd_u32(r);
+		cs.records_rewritten = net_rd_u64(r);
+		cs.segments_deleted = net_rd_u64(r);
+		cs.bytes_reclaimed = net_rd_u64(r);
+		if (cs.compaction >= HERALD_COMPACTION_COUNT)
+			rd_fail(r);
+		if (v.cores)
+			v.cores[i] = cs;
+	}
+	if (s)
+		*s = v;
+	*(void **)out = s;
+}
+
 static void dec_app_create(struct net_rd *r, void *out, struct arena *a)
 {
 	struct res_secret *o = out;
@@ -764,6 +824,7 @@ static const struct answer_codec answer_codecs[HRL_OP_TABLE_SIZE] = {
 	[HRL_OP_AUTH] = { dec_auth, false },
 	[HRL_OP_PING] = { dec_ping, false },
 	[HRL_OP_STATS] = { dec_stats, true },
+	[HRL_OP_STORE_STATS] = { dec_store_stats, true },
 	[HRL_OP_APP_CREATE] = { dec_app_create, false },
 	[HRL_OP_APP_LIST] = { dec_app_list, true },
 	[HRL_OP_APP_ROTATE] = { dec_app_rotate, false },
@@ -1104,6 +1165,31 @@ int herald_stats(struct herald_conn *c, struct herald_stats **out)
 }
 
 void herald_stats_free(struct herald_stats *s)
+{
+	free(s);
+}
+
+int herald_submit_store_stats(struct herald_conn *c, uint64_t *request_id)
+{
+	return herald_submit(c, HRL_OP_STORE_STATS, NULL, 0, request_id);
+}
+
+int herald_decode_store_stats(const struct herald_reply *r, struct herald_store_stats **out)
+{
+	void *root = NULL;
+	int rc = reply_decode(r, HRL_OP_STORE_STATS, &root);
+	if (!rc)
+		*out = root;
+	return rc;
+}
+
+int herald_store_stats(struct herald_conn *c, struct herald_store_stats **out)
+{
+	CALL(c, herald_submit_store_stats(c, &id));
+	return herald_decode_store_stats(&reply, out);
+}
+
+void herald_store_stats_free(struct herald_store_stats *s)
 {
 	free(s);
 }

@@ -1,7 +1,9 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * names.c - names of the protocol's enumerations (PROTOCOL.md 5.1) and of
- * libherald's return values, as tables indexed by value. Static data only;
+ * names.c - names of the protocol's enumerations (PROTOCOL.md 5.1, the
+ * compaction states of 5.4) and of libherald's return values, as tables
+ * indexed by value. Error names (section 6, E_BAD_MAGIC = 1 .. E_STORE = 20)
+ * come from net/wire.c's table, shared with the engine. Static data only;
  * any thread.
  */
 #include "include/herald.h"
@@ -39,6 +41,17 @@ static const char *const platform_names[HRL_PLATFORM_COUNT] = {
 	[HRL_PLATFORM_WEB] = "web",
 };
 
+static const char *const compaction_names[HERALD_COMPACTION_COUNT] = {
+	[HERALD_COMPACTION_IDLE] = "idle",
+	[HERALD_COMPACTION_REWRITING] = "rewriting",
+	[HERALD_COMPACTION_SYNCING] = "syncing",
+	[HERALD_COMPACTION_WAIT_DELETE] = "wait_delete",
+};
+_Static_assert(HERALD_COMPACTION_WAIT_DELETE + 1 == HERALD_COMPACTION_COUNT,
+	       "one name per compaction state");
+_Static_assert(HRL_E_STORE == 20 && HRL_E_COUNT == HRL_E_STORE + 1,
+	       "E_STORE is code 20, the last of protocol v1 (PROTOCOL.md section 6)");
+
 static const char *name_of(const char *const *table, unsigned count, unsigned v)
 {
 	return v < count ? table[v] : NULL;
@@ -65,6 +78,11 @@ const char *herald_vendor_name(unsigned v)
 const char *herald_platform_name(unsigned v)
 {
 	return name_of(platform_names, HRL_PLATFORM_COUNT, v);
+}
+
+const char *herald_compaction_name(unsigned v)
+{
+	return name_of(compaction_names, HERALD_COMPACTION_COUNT, v);
 }
 
 int herald_channel_parse(const char *name)

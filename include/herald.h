@@ -250,6 +250,9 @@ const char *herald_platform_name(unsigned v);
 int herald_channel_parse(const char *name);
 int herald_vendor_parse(const char *name);
 int herald_platform_parse(const char *name);
+/* A STORE_STATS compaction state ("idle", "rewriting", "syncing",
+ * "wait_delete"); NULL for a value outside enum herald_compaction. */
+const char *herald_compaction_name(unsigned v);
 
 /* ---- operations ------------------------------------------------------------
  *
@@ -290,6 +293,50 @@ int herald_submit_stats(struct herald_conn *c, uint64_t *request_id);
 int herald_decode_stats(const struct herald_reply *r, struct herald_stats **out);
 int herald_stats(struct herald_conn *c, struct herald_stats **out);
 void herald_stats_free(struct herald_stats *s);
+
+/*
+ * STORE_STATS (app or admin): the durable store's counters, PROTOCOL.md
+ * section 5.4. The first block is the engine's (this run's start-up replay
+ * and the segment files on disk now), then one entry per core. An answer
+ * whose compaction state is not one of enum herald_compaction is -EPROTO.
+ */
+enum herald_compaction {
+	HERALD_COMPACTION_IDLE = 0,
+	HERALD_COMPACTION_REWRITING = 1,    /* rewriting live records */
+	HERALD_COMPACTION_SYNCING = 2,      /* syncing the rewritten records */
+	HERALD_COMPACTION_WAIT_DELETE = 3,  /* waiting to delete old segments */
+};
+#define HERALD_COMPACTION_COUNT 4
+
+struct herald_core_store_stats {
+	uint16_t core;
+	uint64_t records_written;   /* since this run's start */
+	uint64_t bytes_written;
+	uint64_t flushes;           /* write + fdatasync pairs */
+	uint64_t io_errors;
+	uint64_t users;
+	uint8_t compaction;         /* enum herald_compaction */
+	uint32_t compaction_rounds;
+	uint64_t records_rewritten;
+	uint64_t segments_deleted;
+	uint64_t bytes_reclaimed;
+};
+struct herald_store_stats {
+	uint32_t epoch;              /* this run's number: one more at each start */
+	uint64_t recovery_ms;        /* how long the start-up replay took */
+	uint64_t recovered_segments; /* segment files read at start-up */
+	uint64_t recovered_records;  /* valid records replayed */
+	uint64_t torn_tails;         /* segments that ended in a torn write */
+	uint64_t corrupt_records;    /* damaged records reported and skipped */
+	uint32_t segment_files;      /* on disk now */
+	uint64_t segment_bytes;      /* disk space they take */
+	uint16_t core_count;
+	struct herald_core_store_stats *cores; /* core_count entries */
+};
+int herald_submit_store_stats(struct herald_conn *c, uint64_t *request_id);
+int herald_decode_store_stats(const struct herald_reply *r, struct herald_store_stats **out);
+int herald_store_stats(struct herald_conn *c, struct herald_store_stats **out);
+void herald_store_stats_free(struct herald_store_stats *s);
 
 /* APP_CREATE (admin): the new app's secret in secret[]. */
 int herald_submit_app_create(struct herald_conn *c, const char *app_id, uint64_t *request_id);

@@ -7,6 +7,8 @@
 #
 #   start_engine            heraldd on a free loopback port, empty data dir;
 #                           sets PORT, DATA, HERALD_SERVER (exported)
+#   stop_engine             SIGTERM; fail unless it drains and exits 0
+#   restart_engine          heraldd again on the same data dir (new PORT)
 #   admin ARGS...           herald as admin (secret from $DATA/admin.secret)
 #   as_app APP SECRET ARGS  herald as an app
 #   run_cli WANT CMD...     run CMD, fail unless it exits WANT; its stdout
@@ -85,13 +87,14 @@ s.close()'
 
 # The engine is ours once an authenticated ping with our admin secret
 # works: a stranger on the same port would not know the secret.
-start_engine() {
-	local attempt
+# engine_up KEEP: KEEP=1 starts on the data directory as it is (a restart).
+engine_up() {
+	local keep=$1 attempt
 	for attempt in 1 2 3; do
 		PORT=$(free_port)
-		rm -rf "$DATA"
+		[ "$keep" = 1 ] || rm -rf "$DATA"
 		"$HERALDD" --listen "127.0.0.1:$PORT" --data "$DATA" --cores 2 \
-			>"$CLI_TMP/engine.log" 2>&1 &
+			>>"$CLI_TMP/engine.log" 2>&1 &
 		ENGINE_PID=$!
 		for _ in $(seq 150); do
 			kill -0 "$ENGINE_PID" 2>/dev/null || break
@@ -109,6 +112,31 @@ start_engine() {
 		ENGINE_PID=
 	done
 	fail "heraldd would not start"
+}
+
+start_engine() {
+	: >"$CLI_TMP/engine.log"
+	engine_up 0
+}
+
+restart_engine() {
+	[ -z "$ENGINE_PID" ] || fail "restart_engine: the engine is still running"
+	engine_up 1
+}
+
+stop_engine() {
+	local status
+	[ -n "$ENGINE_PID" ] || fail "stop_engine: no engine"
+	kill -TERM "$ENGINE_PID" 2>/dev/null || fail "stop_engine: heraldd already gone"
+	for _ in $(seq 100); do
+		kill -0 "$ENGINE_PID" 2>/dev/null || break
+		sleep 0.1
+	done
+	kill -0 "$ENGINE_PID" 2>/dev/null && fail "heraldd still running 10 s after SIGTERM"
+	wait "$ENGINE_PID"
+	status=$?
+	ENGINE_PID=
+	[ "$status" = 0 ] || fail "heraldd exited with status $status after SIGTERM"
 }
 
 admin() {

@@ -48,6 +48,7 @@ OP_HELLO = 0x0001
 OP_AUTH = 0x0002
 OP_PING = 0x0003
 OP_STATS = 0x0004
+OP_STORE_STATS = 0x0005
 OP_APP_CREATE = 0x0010
 OP_APP_LIST = 0x0011
 OP_APP_ROTATE = 0x0012
@@ -63,6 +64,7 @@ OP_USER_SHOW = 0x0028
 
 OP_NAMES = {
     OP_HELLO: "HELLO", OP_AUTH: "AUTH", OP_PING: "PING", OP_STATS: "STATS",
+    OP_STORE_STATS: "STORE_STATS",
     OP_APP_CREATE: "APP_CREATE", OP_APP_LIST: "APP_LIST",
     OP_APP_ROTATE: "APP_ROTATE", OP_BIND: "BIND", OP_UNBIND: "UNBIND",
     OP_ALIAS_SET: "ALIAS_SET", OP_ALIAS_DEL: "ALIAS_DEL",
@@ -286,6 +288,49 @@ def dec_stats(body):
         })
     r.done()
     return {"core_count": n, "cores": cores}
+
+
+# Section 5.4: the fixed part of a STORE_STATS answer and one core entry.
+STORE_STATS_FIXED_BYTES = 4 + 8 * 5 + 4 + 8 + 2
+STORE_STATS_CORE_BYTES = 2 + 8 * 5 + 1 + 4 + 8 * 3
+COMPACTION_STATES = {0: "idle", 1: "rewriting", 2: "syncing", 3: "wait_delete"}
+
+
+def dec_store_stats(body):
+    """Section 5.4."""
+    r = Reader(body, "STORE_STATS answer")
+    out = {
+        "epoch": r.u32(),
+        "recovery_ms": r.u64(),
+        "recovered_segments": r.u64(),
+        "recovered_records": r.u64(),
+        "torn_tails": r.u64(),
+        "corrupt_records": r.u64(),
+        "segment_files": r.u32(),
+        "segment_bytes": r.u64(),
+    }
+    n = r.u16()
+    out["core_count"] = n
+    out["cores"] = []
+    for _ in range(n):
+        core = {
+            "core": r.u16(),
+            "records_written": r.u64(),
+            "bytes_written": r.u64(),
+            "flushes": r.u64(),
+            "io_errors": r.u64(),
+            "users": r.u64(),
+            "compaction": r.u8(),
+            "compaction_rounds": r.u32(),
+            "records_rewritten": r.u64(),
+            "segments_deleted": r.u64(),
+            "bytes_reclaimed": r.u64(),
+        }
+        if core["compaction"] not in COMPACTION_STATES:
+            raise ProtocolError("STORE_STATS answer: compaction state %d" % core["compaction"])
+        out["cores"].append(core)
+    r.done()
+    return out
 
 
 def enc_app_id(app_id):
@@ -633,6 +678,9 @@ class Connection:
     def stats(self):
         return dec_stats(self.call(OP_STATS))
 
+    def store_stats(self):
+        return dec_store_stats(self.call(OP_STORE_STATS))
+
     def app_create(self, app_id):
         return dec_app_create(self.call(OP_APP_CREATE, enc_app_id(app_id)))
 
@@ -707,7 +755,7 @@ def _main(argv):
     p.add_argument("--app", default=ADMIN_APP_ID)
     p.add_argument("--secret-hex", help="app secret, 64 hex digits")
     p.add_argument("--secret-file", help="a file holding the secret in hex (admin.secret)")
-    p.add_argument("what", nargs="?", default="ping", choices=["ping", "stats", "apps"])
+    p.add_argument("what", nargs="?", default="ping", choices=["ping", "stats", "store", "apps"])
     a = p.parse_args(argv)
     with Connection(a.host, a.port) as c:
         info = c.hello()
@@ -727,6 +775,12 @@ def _main(argv):
         c.auth(a.app, secret)
         if a.what == "stats":
             for core in c.stats()["cores"]:
+                print(core)
+        elif a.what == "store":
+            st = c.store_stats()
+            cores = st.pop("cores")
+            print(st)
+            for core in cores:
                 print(core)
         else:
             for app in c.app_list():

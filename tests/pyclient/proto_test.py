@@ -23,7 +23,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import herald_client as hc  # noqa: E402
 from herald_client import (  # noqa: E402
     Connection, HeraldError, ProtocolError, Writer,
-    OP_HELLO, OP_AUTH, OP_PING, OP_STATS, OP_APP_CREATE, OP_APP_LIST,
+    OP_HELLO, OP_AUTH, OP_PING, OP_STATS, OP_STORE_STATS, OP_APP_CREATE, OP_APP_LIST,
     OP_APP_ROTATE, OP_BIND, OP_UNBIND, OP_ALIAS_SET, OP_ALIAS_DEL,
     OP_ALIAS_LOOKUP, OP_TAG_ADD, OP_TAG_DEL, OP_ATTR_SET, OP_USER_SHOW,
     E_BAD_MAGIC, E_UNSUPPORTED_VERSION, E_BAD_FLAGS, E_FRAME_TOO_LARGE,
@@ -35,7 +35,7 @@ from herald_client import (  # noqa: E402
     PLATFORM_NONE, PLATFORM_ANDROID, PLATFORM_IOS, PLATFORM_WEB,
 )
 
-ALL_OPS = [OP_HELLO, OP_AUTH, OP_PING, OP_STATS, OP_APP_CREATE, OP_APP_LIST,
+ALL_OPS = [OP_HELLO, OP_AUTH, OP_PING, OP_STATS, OP_STORE_STATS, OP_APP_CREATE, OP_APP_LIST,
            OP_APP_ROTATE, OP_BIND, OP_UNBIND, OP_ALIAS_SET, OP_ALIAS_DEL,
            OP_ALIAS_LOOKUP, OP_TAG_ADD, OP_TAG_DEL, OP_ATTR_SET, OP_USER_SHOW]
 APP_OPS = [OP_BIND, OP_UNBIND, OP_ALIAS_SET, OP_ALIAS_DEL, OP_ALIAS_LOOKUP,
@@ -452,6 +452,88 @@ def t_stats(ctx):
         T.check(sum(x["requests_total"] for x in s2["cores"]) >
                 sum(x["requests_total"] for x in s1["cores"]), "requests_total grows")
         expect_err(a, OP_STATS, b"\x00", E_BAD_BODY, "STATS with a body")
+
+
+def store_stats_frame(c, what):
+    """A STORE_STATS answer, its body length checked against section 5.4
+    before decoding: the fixed part, then core_count entries of fixed size,
+    nothing after."""
+    f = answer_of(c, OP_STORE_STATS)
+    if not T.check(not f.is_error, "%s: STORE_STATS failed: %r" % (
+            what, f.error() if f.is_error else None)):
+        return None
+    body = f.body
+    if not T.check(len(body) >= hc.STORE_STATS_FIXED_BYTES,
+                   "%s: STORE_STATS body of %d bytes, shorter than the fixed %d"
+                   % (what, len(body), hc.STORE_STATS_FIXED_BYTES)):
+        return None
+    n = int.from_bytes(body[hc.STORE_STATS_FIXED_BYTES - 2:hc.STORE_STATS_FIXED_BYTES], "little")
+    T.eq(len(body), hc.STORE_STATS_FIXED_BYTES + n * hc.STORE_STATS_CORE_BYTES,
+         "%s: STORE_STATS body length for core_count %d" % (what, n))
+    try:
+        return hc.dec_store_stats(body)  # consumes the body exactly or raises
+    except ProtocolError as e:
+        T.check(False, "%s: STORE_STATS answer does not decode: %s" % (what, e))
+        return None
+
+
+def store_sum(st, key):
+    return sum(x[key] for x in st["cores"])
+
+
+def t_store_stats(ctx):
+    """Sections 5.4 and 5.5: STORE_STATS layout and counters that follow writes."""
+    with ctx.admin() as a:
+        st = store_stats_frame(a, "admin")
+        if st is None:
+            return
+        T.eq(st["core_count"], len(st["cores"]), "STORE_STATS core entries == core_count")
+        if ctx.core_count is not None:
+            T.eq(st["core_count"], ctx.core_count, "STORE_STATS core_count == HELLO core_count")
+        cores = [x["core"] for x in st["cores"]]
+        T.eq(len(set(cores)), len(cores), "STORE_STATS core numbers distinct")
+        T.eq(sorted(cores), sorted(x["core"] for x in a.stats()["cores"]),
+             "STORE_STATS cores are STATS's cores")
+        T.check(st["epoch"] >= 1, "epoch %d >= 1" % st["epoch"])
+        T.eq(store_sum(st, "io_errors"), 0, "no I/O errors on a healthy disk")
+        T.note("STORE_STATS on this run's start: epoch %d, recovered %d segments / %d records, "
+               "%d torn tails, %d corrupt, recovery %d ms; now %d segment files, %d bytes"
+               % (st["epoch"], st["recovered_segments"], st["recovered_records"],
+                  st["torn_tails"], st["corrupt_records"], st["recovery_ms"],
+                  st["segment_files"], st["segment_bytes"]))
+        expect_err(a, OP_STORE_STATS, b"\x00", E_BAD_BODY, "STORE_STATS with a body")
+    # Role app works too (section 5 table), and a BIND shows up in the
+    # counters by the time it is answered: it is answered only once it is
+    # written and synced (5.5).
+    with ctx.app("app1") as c:
+        s1 = store_stats_frame(c, "app before BIND")
+        user = "store-stats-%d" % os.getpid()
+        T.eq(c.bind(user, CH_SMS, 0, 0, "+4930123456")["created"], 1, "BIND a new user")
+        s2 = store_stats_frame(c, "app after BIND")
+        if s1 is None or s2 is None:
+            return
+        T.eq(s2["epoch"], s1["epoch"], "epoch fixed for the run")
+        for key in ("records_written", "bytes_written", "flushes"):
+            T.check(store_sum(s2, key) > store_sum(s1, key), "%s grows after a BIND (%d -> %d)"
+                    % (key, store_sum(s1, key), store_sum(s2, key)))
+        T.check(store_sum(s2, "users") >= store_sum(s1, "users") + 1,
+                "users count the new user (%d -> %d)"
+                % (store_sum(s1, "users"), store_sum(s2, "users")))
+        T.check(s2["segment_files"] >= 1, "segment_files %d >= 1 after a write"
+                % s2["segment_files"])
+        T.check(s2["segment_bytes"] > 0, "segment_bytes > 0 after a write")
+        for x in s2["cores"]:
+            T.check(x["compaction"] in hc.COMPACTION_STATES, "compaction state %d"
+                    % x["compaction"])
+        users_stats = sum(x["users"] for x in c.stats()["cores"])
+        T.note("users: STORE_STATS total %d, STATS total %d"
+               % (store_sum(s2, "users"), users_stats))
+        # Pipelined among other requests, the answer is matched by id.
+        ids = [c.send(OP_PING, b"a"), c.send(OP_STORE_STATS), c.send(OP_PING, b"b")]
+        f = c.wait(ids[1])
+        T.check(not f.is_error and f.opcode == OP_STORE_STATS, "pipelined STORE_STATS answer")
+        T.eq([c.wait(ids[0]).body, c.wait(ids[2]).body], [b"a", b"b"],
+             "PINGs around a pipelined STORE_STATS")
 
 
 def t_ping(ctx):
@@ -1103,7 +1185,7 @@ def t_many_connections(ctx):
 
 
 SECTIONS = [
-    t_admin_secret, t_hello, t_hello_required, t_auth, t_apps, t_stats, t_ping,
+    t_admin_secret, t_hello, t_hello_required, t_auth, t_apps, t_stats, t_store_stats, t_ping,
     t_framing, t_bind, t_device_limit, t_alias, t_tags, t_attrs, t_pipelining,
     t_backpressure, t_many_connections,
 ]
@@ -1123,7 +1205,7 @@ def main():
     if args.only:
         only = {x if x.startswith("t_") else "t_" + x for x in args.only}
         only |= {"t_admin_secret"}
-        if only & {"t_bind", "t_device_limit", "t_alias", "t_tags", "t_attrs",
+        if only & {"t_store_stats", "t_bind", "t_device_limit", "t_alias", "t_tags", "t_attrs",
                    "t_pipelining", "t_many_connections"}:
             only |= {"t_apps"}
 
