@@ -88,6 +88,24 @@ static struct sto_user *find_user(struct net_ctx *x, const struct net_str *id, b
 	return sto_user_get(&x->nc->users, h, x->app_idx, (uint16_t)part, id->p, id->len);
 }
 
+/*
+ * The user a change applies to, with room in the log for its new record.
+ * create: make the user if it does not exist. NULL: an error was answered.
+ */
+static struct sto_user *user_for_change(struct net_ctx *x, const struct net_str *id, bool create)
+{
+	struct sto_user *u = find_user(x, id, create);
+	if (!u) {
+		net_ctx_error(x, create ? HRL_E_INTERNAL : HRL_E_NOT_FOUND, create ? "out of memory" : "no such user");
+		return NULL;
+	}
+	if (!net_store_room(x, u)) {
+		sto_user_drop_if_empty(&x->nc->users, u);
+		return NULL;
+	}
+	return u;
+}
+
 /* ---- session ------------------------------------------------------------------------ */
 
 static void op_hello(struct net_ctx *x)
@@ -467,15 +485,9 @@ static void op_bind(struct net_ctx *x)
 
 	if (!decode(x, &r))
 		return;
-	struct sto_user *u = find_user(x, &r.bind.user, true);
-	if (!u) {
-		net_ctx_error(x, HRL_E_INTERNAL, "out of memory");
+	struct sto_user *u = user_for_change(x, &r.bind.user, true);
+	if (!u)
 		return;
-	}
-	if (!net_store_room(x, u)) {
-		sto_user_drop_if_empty(&x->nc->users, u);
-		return;
-	}
 	int rc = sto_user_bind(u, r.bind.channel, r.bind.vendor, r.bind.platform, r.bind.address.p,
 			       r.bind.address.len, unix_ms(), &device_id, &created);
 	if (rc) {
@@ -606,15 +618,9 @@ static void op_tags(struct net_ctx *x)
 	if (!decode(x, &r))
 		return;
 	bool add = x->opcode == HRL_OP_TAG_ADD;
-	struct sto_user *u = find_user(x, &r.tags.user, add);
-	if (!u) {
-		net_ctx_error(x, add ? HRL_E_INTERNAL : HRL_E_NOT_FOUND, add ? "out of memory" : "no such user");
+	struct sto_user *u = user_for_change(x, &r.tags.user, add);
+	if (!u)
 		return;
-	}
-	if (!net_store_room(x, u)) {
-		sto_user_drop_if_empty(&x->nc->users, u);
-		return;
-	}
 	for (unsigned i = 0; i < r.tags.count; i++) {
 		tags[i].p = (char *)r.tags.tags[i].p;
 		tags[i].len = r.tags.tags[i].len;
@@ -641,15 +647,9 @@ static void op_attr_set(struct net_ctx *x)
 
 	if (!decode(x, &r))
 		return;
-	struct sto_user *u = find_user(x, &r.attrs.user, true);
-	if (!u) {
-		net_ctx_error(x, HRL_E_INTERNAL, "out of memory");
+	struct sto_user *u = user_for_change(x, &r.attrs.user, true);
+	if (!u)
 		return;
-	}
-	if (!net_store_room(x, u)) {
-		sto_user_drop_if_empty(&x->nc->users, u);
-		return;
-	}
 	for (unsigned i = 0; i < r.attrs.count; i++) {
 		keys[i].p = (char *)r.attrs.keys[i].p;
 		keys[i].len = r.attrs.keys[i].len;

@@ -127,32 +127,6 @@ static int dupstr(struct net_rd *r, struct sto_bytes *b, size_t max)
 	return 0;
 }
 
-void sto_user_free(struct sto_user *u)
-{
-	if (!u)
-		return;
-	for (unsigned i = 0; i < u->device_count; i++) {
-		struct sto_device *d = &u->devices[i];
-		free(d->address.p);
-		for (unsigned a = 0; a < d->alias_count; a++) {
-			free(d->aliases[a].type.p);
-			free(d->aliases[a].alias.p);
-		}
-		free(d->aliases);
-	}
-	free(u->devices);
-	for (unsigned i = 0; i < u->tag_count; i++)
-		free(u->tags[i].p);
-	free(u->tags);
-	for (unsigned i = 0; i < u->attr_count; i++) {
-		free(u->attrs[i].key.p);
-		free(u->attrs[i].value.p);
-	}
-	free(u->attrs);
-	free(u->id.p);
-	free(u);
-}
-
 int sto_user_put_decode(const uint8_t *p, size_t n, struct sto_user **out)
 {
 	struct net_rd r;

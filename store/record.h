@@ -34,8 +34,6 @@ void sto_user_del_encode(const struct sto_user *u, uint8_t *p);
 int sto_user_key_decode(const uint8_t *p, size_t n, uint16_t *app_idx, const char **id, uint16_t *id_len);
 /* A fresh user from a USER_PUT payload (hash left 0). 0, -EBADMSG or -ENOMEM. */
 int sto_user_put_decode(const uint8_t *p, size_t n, struct sto_user **out);
-/* Free a user that is in no table. */
-void sto_user_free(struct sto_user *u);
 
 size_t sto_app_put_bytes(const struct sto_app *a);
 void sto_app_put_encode(uint16_t idx, const struct sto_app *a, uint8_t *p);

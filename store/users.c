@@ -124,8 +124,10 @@ static void device_free(struct sto_device *d)
 	free(d->aliases);
 }
 
-static void user_free(struct sto_user *u)
+void sto_user_free(struct sto_user *u)
 {
+	if (!u)
+		return;
 	for (unsigned i = 0; i < u->device_count; i++)
 		device_free(&u->devices[i]);
 	free(u->devices);
@@ -150,7 +152,7 @@ void sto_user_remove(struct sto_users *t, struct sto_user *u)
 {
 	ALWAYS(base_htab_remove(&t->tab, u->hash, u));
 	t->count--;
-	user_free(u);
+	sto_user_free(u);
 }
 
 void sto_user_drop_if_empty(struct sto_users *t, struct sto_user *u)
@@ -174,7 +176,7 @@ void sto_users_free(struct sto_users *t)
 {
 	void *p;
 	for (size_t i = 0; base_htab_next(&t->tab, &i, &p);)
-		user_free(p);
+		sto_user_free(p);
 	base_htab_free(&t->tab);
 	t->count = 0;
 }

@@ -87,6 +87,8 @@ bool sto_user_empty(const struct sto_user *u);
 int sto_user_replace(struct sto_users *t, struct sto_user *u);
 /* Remove and free a user. */
 void sto_user_remove(struct sto_users *t, struct sto_user *u);
+/* Free a user that is in no table (NULL is fine). */
+void sto_user_free(struct sto_user *u);
 void sto_users_free(struct sto_users *t);
 
 /*
