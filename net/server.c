@@ -218,11 +218,60 @@ static bool conn_over_limits(const struct net_conn *c)
 
 /* ---- routing of requests ------------------------------------------------------------ */
 
-static void call_free(struct net_call *call)
+/*
+ * Calls come from a per-core free list when their body fits NET_CALL_BODY_POOLED:
+ * a request that changes the store is always a call, even on its own core,
+ * so this is on the path of every BIND. Pooled calls keep their answer and
+ * scratch buffers for the next one. The origin core allocates and frees.
+ */
+#define NET_CALL_BODY_POOLED 512u
+#define NET_CALL_POOL_MAX    4096u
+
+static struct net_call *call_alloc(struct net_core *nc, uint32_t body_len)
 {
+	struct net_call *call;
+	if (body_len <= NET_CALL_BODY_POOLED && nc->call_pool) {
+		call = nc->call_pool;
+		nc->call_pool = call->wait_next;
+		nc->call_pool_count--;
+		struct base_buf resp = call->resp, scratch = call->scratch;
+		memset(call, 0, sizeof(*call));
+		call->resp = resp;
+		call->scratch = scratch;
+		call->resp.off = call->resp.len = 0;
+		call->scratch.off = call->scratch.len = 0;
+		return call;
+	}
+	call = malloc(sizeof(*call) + (body_len <= NET_CALL_BODY_POOLED ? NET_CALL_BODY_POOLED : body_len));
+	if (call)
+		memset(call, 0, sizeof(*call));
+	return call;
+}
+
+static void call_free(struct net_core *nc, struct net_call *call)
+{
+	if (call->body_len <= NET_CALL_BODY_POOLED && nc->call_pool_count < NET_CALL_POOL_MAX &&
+	    call->resp.cap <= 4096 && call->scratch.cap <= 4096) {
+		call->wait_next = nc->call_pool;
+		nc->call_pool = call;
+		nc->call_pool_count++;
+		return;
+	}
 	base_buf_free(&call->resp);
 	base_buf_free(&call->scratch);
 	free(call);
+}
+
+static void call_pool_free(struct net_core *nc)
+{
+	while (nc->call_pool) {
+		struct net_call *call = nc->call_pool;
+		nc->call_pool = call->wait_next;
+		base_buf_free(&call->resp);
+		base_buf_free(&call->scratch);
+		free(call);
+	}
+	nc->call_pool_count = 0;
 }
 
 static void conn_resume(struct net_conn *c);
@@ -240,7 +289,7 @@ static void call_deliver(struct net_core *nc, struct net_call *call)
 				conn_mark_dirty(c);
 		}
 	}
-	call_free(call);
+	call_free(nc, call);
 	if (c) {
 		conn_resume(c);
 		conn_check_done(c);
@@ -449,12 +498,11 @@ static void conn_frame(struct net_conn *c, const struct net_hdr *h, const uint8_
 		conn_mark_dirty(c);
 		return;
 	}
-	struct net_call *call = malloc(sizeof(*call) + h->body_len);
+	struct net_call *call = call_alloc(nc, h->body_len);
 	if (!call) {
 		conn_error(c, h->opcode, h->request_id, HRL_E_INTERNAL, "out of memory");
 		return;
 	}
-	memset(call, 0, sizeof(*call));
 	call->opcode = h->opcode;
 	call->origin = (uint16_t)nc->id;
 	call->app_idx = c->app_idx;
@@ -783,6 +831,7 @@ static void core_free_state(struct net_core *nc)
 	sto_alias_index_free(&nc->aliases);
 	free(nc->part_seq);
 	nc->part_seq = NULL;
+	call_pool_free(nc);
 	if (nc->listen_fd >= 0)
 		close(nc->listen_fd);
 	nc->listen_fd = -1;

@@ -134,6 +134,8 @@ struct net_core {
 	struct net_call *wait_head; /* calls waiting for their record to be durable */
 	struct net_call *wait_tail;
 	struct net_compact compact;
+	struct net_call *call_pool; /* free calls, linked through wait_next */
+	uint32_t call_pool_count;
 
 	uint64_t requests_total;
 	uint64_t forwarded_total;
