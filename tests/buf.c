@@ -43,16 +43,7 @@ const char *__asan_default_options(void)
 }
 #endif
 
-static int failures;
-
-#define CHECK(cond)                                                                  \
-	do {                                                                         \
-		if (!(cond)) {                                                       \
-			fprintf(stderr, "%s:%d: CHECK(%s) failed\n", __FILE__, __LINE__, \
-				#cond);                                              \
-			failures++;                                                  \
-		}                                                                    \
-	} while (0)
+#include "tests/unit.h"
 
 static uint8_t pattern(size_t i)
 {

@@ -19,16 +19,7 @@
 
 #include "base/crc32c.h"
 
-static int failures;
-
-#define CHECK(cond)                                                                  \
-	do {                                                                         \
-		if (!(cond)) {                                                       \
-			fprintf(stderr, "%s:%d: CHECK(%s) failed\n", __FILE__, __LINE__, \
-				#cond);                                              \
-			failures++;                                                  \
-		}                                                                    \
-	} while (0)
+#include "tests/unit.h"
 
 #define CHECK_EQ_U32(a, b)                                                           \
 	do {                                                                         \

@@ -29,16 +29,7 @@
 #include "include/herald_proto.h"
 #include "net/wire.h"
 
-static int failures;
-
-#define CHECK(cond)                                                                  \
-	do {                                                                         \
-		if (!(cond)) {                                                       \
-			fprintf(stderr, "%s:%d: CHECK(%s) failed\n", __FILE__, __LINE__, \
-				#cond);                                              \
-			failures++;                                                  \
-		}                                                                    \
-	} while (0)
+#include "tests/unit.h"
 
 #define CHECK_EQ(a, b)                                                               \
 	do {                                                                         \
