@@ -321,6 +321,28 @@ static void call_park(struct net_core *nc, struct net_call *call, uint64_t lsn, 
 
 static void call_run(struct net_core *nc, struct net_call *call, unsigned core);
 
+static void room_park(struct net_core *nc, struct net_call *call)
+{
+	call->wait_next = NULL;
+	if (nc->room_tail)
+		nc->room_tail->wait_next = call;
+	else
+		nc->room_head = call;
+	nc->room_tail = call;
+}
+
+/* Run again the calls that found the log full (they changed nothing yet). */
+static void room_retry(struct net_core *nc)
+{
+	struct net_call *list = nc->room_head;
+	nc->room_head = nc->room_tail = NULL;
+	while (list) {
+		struct net_call *call = list;
+		list = call->wait_next;
+		call_run(nc, call, nc->id);
+	}
+}
+
 /* The log is durable below lsn: answer or continue every call waiting on it. */
 static void on_durable(struct sto_log *l, uint64_t lsn)
 {
@@ -335,6 +357,7 @@ static void on_durable(struct sto_log *l, uint64_t lsn)
 		else
 			call_finish(nc, call);
 	}
+	room_retry(nc);
 }
 
 /* Everything from lsn on is lost: every waiting call is answered E_STORE. */
@@ -355,6 +378,7 @@ static void on_failed(struct sto_log *l, uint64_t lsn, int err)
 			base_log(BASE_LOG_ERROR, "msg=\"cannot encode error answer\"");
 		call_finish(nc, call);
 	}
+	room_retry(nc); /* a new segment is open: there is room again */
 }
 
 /* Run the call's steps while they are on this core; ship it when not. */
@@ -380,6 +404,10 @@ static void call_run(struct net_core *nc, struct net_call *call, unsigned core)
 			.user_hash = call->user_hash,
 		};
 		net_ops[call->opcode].fn(&x);
+		if (x.retry) {
+			room_park(nc, call); /* same step again once the log has room */
+			return;
+		}
 		call->step++;
 		if (x.wait_lsn && nc->log.cfg->fsync_mode == STO_FSYNC_ALWAYS) {
 			call_park(nc, call, x.wait_lsn, x.next_core);
@@ -979,6 +1007,10 @@ bool net_store_room(struct net_ctx *x, const struct sto_user *u)
 	int rc = sto_log_room(&x->nc->log, (uint32_t)(need > HRL_RECORD_BYTES_MAX ? HRL_RECORD_BYTES_MAX : need));
 	if (rc == 0)
 		return true;
+	if (rc == -ENOBUFS && x->call && (x->nc->log.inflight_len || x->nc->log.buf_len != x->nc->log.flushed_len)) {
+		x->retry = true; /* a flush is coming: wait for it rather than refuse */
+		return false;
+	}
 	if (rc == -ENOBUFS)
 		net_ctx_error(x, HRL_E_BUSY, "the store's write buffer is full; retry");
 	else
@@ -1043,6 +1075,10 @@ bool net_store_app_room(struct net_ctx *x)
 	int rc = sto_log_room(&x->nc->log, 256);
 	if (rc == 0)
 		return true;
+	if (rc == -ENOBUFS && (x->nc->log.inflight_len || x->nc->log.buf_len != x->nc->log.flushed_len)) {
+		x->retry = true;
+		return false;
+	}
 	net_ctx_error(x, rc == -ENOBUFS ? HRL_E_BUSY : HRL_E_STORE,
 		      rc == -ENOBUFS ? "the store's write buffer is full; retry" : "the store cannot write (I/O error)");
 	return false;

@@ -134,6 +134,8 @@ struct net_core {
 	struct net_call *wait_head; /* calls waiting for their record to be durable */
 	struct net_call *wait_tail;
 	struct net_compact compact;
+	struct net_call *room_head; /* calls waiting for room in the log, through wait_next */
+	struct net_call *room_tail;
 	struct net_call *call_pool; /* free calls, linked through wait_next */
 	uint32_t call_pool_count;
 
@@ -214,6 +216,7 @@ struct net_ctx {
 	int next_core;           /* >= 0: continue on that core (calls only) */
 	uint64_t wait_lsn;       /* > 0: answer only once the log is durable past it */
 	uint64_t user_hash;      /* routing already hashed the body's user id (0: not) */
+	bool retry;              /* no room in the log: run this step again after the next flush */
 };
 
 enum net_route {

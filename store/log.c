@@ -485,10 +485,17 @@ int sto_log_room(struct sto_log *l, uint32_t payload_bytes)
 	}
 	if (l->undo_count >= HRL_LOG_BUF_BYTES / STO_REC_HEADER_BYTES)
 		return -ENOBUFS;
+	if (l->buf_seg_off + l->buf_len + need > l->cfg->segment_bytes && l->buf_len > STO_SEG_HEADER_BYTES) {
+		/* the segment is full: switch once everything in it is durable */
+		if (l->inflight_len || l->buf_len != l->flushed_len)
+			return -ENOBUFS; /* the next fsync completion switches, then the caller retries */
+		int rc = segment_open(l);
+		if (rc)
+			return rc == -ENOSPC ? -ENOBUFS : -EIO;
+	}
 	if (l->buf_len + need > HRL_LOG_BUF_BYTES)
 		slide(l);
-	if (l->buf_len + need > HRL_LOG_BUF_BYTES ||
-	    l->buf_seg_off + l->buf_len + need > l->cfg->segment_bytes + HRL_LOG_BUF_BYTES)
+	if (l->buf_len + need > HRL_LOG_BUF_BYTES)
 		return -ENOBUFS;
 	return 0;
 }
@@ -667,17 +674,17 @@ void sto_log_on_fsync(struct iou_core *io, struct iou_op *op, struct io_uring_cq
 		l->undo_head = (l->undo_head + 1) % n;
 		l->undo_count--;
 	}
-	if (sto_log_hooks.durable)
-		sto_log_hooks.durable(l, l->durable_lsn);
 	if (l->flushed_len >= HRL_LOG_SLIDE_BYTES)
 		slide(l); /* moves only what is not yet durable: keep the buffer's room */
 	if (l->buf_len == l->flushed_len && l->buf_seg_off + l->buf_len >= l->cfg->segment_bytes) {
-		int rc = segment_open(l);
+		int rc = segment_open(l); /* before the hook: waiters for room retry in it */
 		if (rc) {
 			base_log(BASE_LOG_ERROR, "msg=\"store: cannot open the next segment\" err=%d", rc);
 			l->failed = true;
 		}
 	}
+	if (sto_log_hooks.durable)
+		sto_log_hooks.durable(l, l->durable_lsn);
 }
 
 /* ---- reading --------------------------------------------------------------------- */
