@@ -71,6 +71,7 @@
 #include "base/crc32c.h"
 #include "include/bounds.h"
 #include "include/herald_proto.h"
+#include "include/herald.h"
 #include "net/wire.h"
 
 /* Limits of the tool. */
@@ -211,45 +212,6 @@ static uint64_t hist_percentile(const struct wb_hist *h, double pct)
 }
 
 /* ---- small helpers ------------------------------------------------------------ */
-
-static int hex_nibble(char ch)
-{
-	if (ch >= '0' && ch <= '9')
-		return ch - '0';
-	if (ch >= 'a' && ch <= 'f')
-		return ch - 'a' + 10;
-	if (ch >= 'A' && ch <= 'F')
-		return ch - 'A' + 10;
-	return -1;
-}
-
-/* 64 hex digits, then only whitespace. 0 or -EINVAL. */
-static int secret_parse(const char *s, uint8_t out[HRL_SECRET_BYTES])
-{
-	for (unsigned i = 0; i < HRL_SECRET_BYTES; i++) {
-		int hi = hex_nibble(s[2 * i]);
-		int lo = hi < 0 ? -1 : hex_nibble(s[2 * i + 1]);
-		if (hi < 0 || lo < 0)
-			return -EINVAL;
-		out[i] = (uint8_t)(hi << 4 | lo);
-	}
-	for (const char *p = s + 2 * HRL_SECRET_BYTES; *p; p++)
-		if (!strchr(" \t\r\n", *p))
-			return -EINVAL;
-	return 0;
-}
-
-static int secret_read_file(const char *path, uint8_t out[HRL_SECRET_BYTES])
-{
-	char text[2 * HRL_SECRET_BYTES + 64];
-	FILE *f = fopen(path, "r");
-	if (!f)
-		return -errno;
-	size_t n = fread(text, 1, sizeof(text) - 1, f);
-	fclose(f);
-	text[n] = 0;
-	return secret_parse(text, out);
-}
 
 /* Decimal digits of v into p, at least `width` of them (zero padded). */
 static size_t put_u64(char *p, uint64_t v, unsigned width)
@@ -460,7 +422,7 @@ static int setup_app_create(struct wb_run *run)
 	const uint8_t *body;
 	int rc;
 
-	rc = secret_read_file(run->o.secret_file, admin_secret);
+	rc = herald_secret_read_file(run->o.secret_file, admin_secret);
 	if (rc) {
 		fprintf(stderr, "wire_bench: cannot read a secret from %s: %s\n", run->o.secret_file,
 			strerror(-rc));
@@ -1001,7 +963,7 @@ int main(int argc, char **argv)
 	const char *app_id = NULL;
 	if (o->op == WB_OP_BIND) {
 		if (o->app) {
-			if (strlen(o->app) > HRL_APP_ID_BYTES_MAX || secret_parse(o->secret_hex, run->app_secret)) {
+			if (strlen(o->app) > HRL_APP_ID_BYTES_MAX || herald_secret_parse(o->secret_hex, run->app_secret)) {
 				fprintf(stderr, "wire_bench: bad --app or --secret\n");
 				return 2;
 			}
