@@ -243,6 +243,21 @@ static int fsync_dir(const char *dir)
  */
 #define ZERO_CHUNK (1u << 20)
 
+/*
+ * O_DIRECT, or plain buffered I/O on a file system that refuses it (tmpfs):
+ * fdatasync still makes every write durable, the page cache just sees it too.
+ */
+static int open_direct(const char *path, int flags)
+{
+	static bool warned;
+	int fd = open(path, flags | O_DIRECT, 0644);
+	if (fd >= 0 || errno != EINVAL)
+		return fd;
+	if (!__atomic_exchange_n(&warned, true, __ATOMIC_RELAXED))
+		base_log(BASE_LOG_WARN, "msg=\"store: the file system refuses O_DIRECT; using buffered writes + fdatasync\" file=%s", path);
+	return open(path, flags, 0644);
+}
+
 static int zero_file(const char *path, uint64_t bytes)
 {
 	static uint8_t *zeros;
@@ -254,7 +269,7 @@ static int zero_file(const char *path, uint64_t bytes)
 	}
 	memset(zeros, 0, ZERO_CHUNK);
 	pthread_mutex_unlock(&zlock);
-	int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_DIRECT | O_CLOEXEC, 0644);
+	int fd = open_direct(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC);
 	if (fd < 0)
 		return -errno;
 	int rc = 0;
@@ -369,7 +384,7 @@ static int segment_open(struct sto_log *l)
 		l->segment_stalls++;
 	}
 	spare_request(l);
-	int fd = open(path, O_RDWR | O_DIRECT | O_CLOEXEC);
+	int fd = open_direct(path, O_RDWR | O_CLOEXEC);
 	if (fd < 0)
 		return -errno;
 	rc = 0;
