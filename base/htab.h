@@ -5,7 +5,8 @@
  * Linear probing over a power-of-two array of (hash, ptr) slots; a slot
  * with ptr == NULL is empty. Several entries may share a hash: lookups walk
  * the probe run and ask the caller's match function. Deletion shifts the
- * run back (no tombstones). Grows at 7/8 load. Owned by one thread.
+ * run back (no tombstones). Grows at 7/8 load, copying a few slots per insert
+ * (incremental: see htab.c). Owned by one thread.
  */
 #ifndef BASE_HTAB_H
 #define BASE_HTAB_H
@@ -23,6 +24,9 @@ struct base_htab {
 	struct base_htab_slot *slots;
 	size_t mask; /* slots - 1, or 0 when empty */
 	size_t count;
+	struct base_htab_slot *old_slots; /* being copied into slots (incremental growth) */
+	size_t old_mask;
+	size_t migrate_pos;               /* old slots below this are copied */
 };
 
 typedef bool base_htab_match_fn(const void *entry, const void *key);
