@@ -21,7 +21,7 @@ OPT ?= -O2
 CFLAGS_BASE := -std=gnu11 $(OPT) -g -Wall -Wextra -Werror -Wshadow -Wno-unused-parameter \
 	-D_GNU_SOURCE -I. -pthread -fPIC
 LDLIBS_CLIENT := -lcrypto
-LDLIBS_SERVER := -luring -lcrypto -lpthread
+LDLIBS_SERVER := -luring -lcrypto -llz4 -lpthread
 JEMALLOC := 1
 
 ifneq ($(filter asan,$(MAKECMDGOALS)),)

@@ -43,6 +43,7 @@ struct settings {
 	unsigned fsync_interval_ms;
 	unsigned segment_mb;
 	unsigned compact_mb;
+	const char *lz4;
 };
 
 static void usage(FILE *f)
@@ -69,6 +70,8 @@ static void usage(FILE *f)
 		"  --segment-mb MB        size of a log segment file         (default %llu)\n"
 		"  --compact-mb MB        rewrite live records and delete old segments after\n"
 		"                         this much has been written; 0: only at start-up (default 128)\n"
+		"  --lz4 on|off           rewrite sealed log segments in LZ4 form when that saves\n"
+		"                         at least a tenth, in the background (default on)\n"
 		"  --log-level LEVEL      debug, info, warn or error        (default info)\n"
 		"  --version              print the version and exit\n"
 		"  --help                 this text\n"
@@ -249,6 +252,7 @@ int main(int argc, char **argv)
 		.fsync_interval_ms = HRL_FSYNC_INTERVAL_MS_DEFAULT,
 		.segment_mb = (unsigned)(HRL_SEGMENT_BYTES_DEFAULT >> 20),
 		.compact_mb = 128,
+		.lz4 = "on",
 	};
 	bool partitions_given = false;
 	static const struct option opts[] = {
@@ -264,6 +268,7 @@ int main(int argc, char **argv)
 		{ "fsync-interval-ms", required_argument, NULL, 'i' },
 		{ "segment-mb", required_argument, NULL, 's' },
 		{ "compact-mb", required_argument, NULL, 'k' },
+		{ "lz4", required_argument, NULL, 'z' },
 		{ "version", no_argument, NULL, 'V' },
 		{ "help", no_argument, NULL, 'h' },
 		{ 0, 0, 0, 0 },
@@ -304,6 +309,7 @@ int main(int argc, char **argv)
 				return 2;
 			}
 			break;
+		case 'z': st.lz4 = optarg; break;
 		case 'k':
 			if (parse_uint(optarg, 0, 1000000, &st.compact_mb)) {
 				fprintf(stderr, "heraldd: --compact-mb takes 0..1000000\n");
@@ -350,6 +356,12 @@ int main(int argc, char **argv)
 	cfg.log.fsync_interval_ms = st.fsync_interval_ms;
 	cfg.log.segment_bytes = (uint64_t)st.segment_mb << 20;
 	cfg.compact_bytes = (uint64_t)st.compact_mb << 20;
+	if (strcmp(st.lz4, "on") == 0) {
+		cfg.log.lz4 = true;
+	} else if (strcmp(st.lz4, "off") != 0) {
+		fprintf(stderr, "heraldd: --lz4 takes on or off\n");
+		return 2;
+	}
 	if (sto_faults_parse(getenv("HERALD_FAULTS"))) {
 		fprintf(stderr, "heraldd: HERALD_FAULTS must be kind@n[,kind@n...]\n");
 		return 2;

@@ -11,6 +11,7 @@
 #include "store/log.h"
 
 #include <dirent.h>
+#include <lz4.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
@@ -34,6 +35,8 @@
 struct sto_log_hooks sto_log_hooks;
 
 static int fsync_dir(const char *dir);
+struct seg_entry;
+static int lz4_load_index(int fd, struct seg_entry *s);
 
 
 /* ---- segment registry ----------------------------------------------------------- */
@@ -43,6 +46,10 @@ struct seg_entry {
 	int fd;
 	uint32_t epoch, core, n; /* from the file name; immutable once registered */
 	bool deleted;
+	bool lz4;                /* fd is the .seg.lz4 form: read through its block index */
+	uint32_t nblocks;
+	uint64_t raw_bytes;
+	uint64_t *block_off;     /* nblocks + 1 file offsets */
 };
 
 static pthread_mutex_t seg_lock = PTHREAD_MUTEX_INITIALIZER;
@@ -68,6 +75,12 @@ int sto_segments_register(const char *path, uint32_t *idx)
 	s->fd = fd;
 	if (sscanf(base ? base + 1 : path, "e%8u-c%3u-%6u", &s->epoch, &s->core, &s->n) != 3)
 		s->epoch = s->core = s->n = 0;
+	size_t plen = strlen(path);
+	if (plen > 4 && strcmp(path + plen - 4, ".lz4") == 0) {
+		s->lz4 = lz4_load_index(fd, s) == 0;
+		if (!s->lz4)
+			base_log(BASE_LOG_ERROR, "msg=\"store: LZ4 segment index damaged\" segment=%s", path);
+	}
 	__atomic_store_n(&seg_count, i + 1, __ATOMIC_RELEASE);
 	pthread_mutex_unlock(&seg_lock);
 	*idx = i;
@@ -131,17 +144,24 @@ void sto_segments_usage(uint32_t *count, uint64_t *bytes)
 	pthread_mutex_unlock(&seg_lock);
 }
 
+static int lz4_pread(const struct seg_entry *s, uint8_t *out, size_t n, uint64_t off);
+static uint8_t *lz4_read_all(const char *path, size_t *size);
+
 int sto_segments_pread(uint32_t idx, void *buf, size_t n, uint64_t off)
 {
-	pthread_mutex_lock(&seg_lock);
-	int fd = idx && idx < seg_count ? seg_table[idx].fd : -1;
+	int rc = -ENOENT;
+	pthread_mutex_lock(&seg_lock); /* held across the read: a segment may switch to its LZ4 form */
+	if (idx && idx < seg_count) {
+		const struct seg_entry *s = &seg_table[idx];
+		if (s->lz4) {
+			rc = lz4_pread(s, buf, n, off);
+		} else {
+			ssize_t r = pread(s->fd, buf, n, (off_t)off);
+			rc = r < 0 ? -errno : (size_t)r == n ? 0 : -EIO;
+		}
+	}
 	pthread_mutex_unlock(&seg_lock);
-	if (fd < 0)
-		return -ENOENT;
-	ssize_t r = pread(fd, buf, n, (off_t)off);
-	if (r < 0)
-		return -errno;
-	return (size_t)r == n ? 0 : -EIO;
+	return rc;
 }
 
 const char *sto_segments_path(uint32_t idx)
@@ -158,6 +178,7 @@ void sto_segments_close_all(void)
 	for (uint32_t i = 1; i < seg_count; i++) {
 		close(seg_table[i].fd);
 		free(seg_table[i].path);
+		free(seg_table[i].block_off);
 	}
 	seg_count = 1;
 	pthread_mutex_unlock(&seg_lock);
@@ -234,6 +255,234 @@ static int fsync_dir(const char *dir)
 	return rc;
 }
 
+/* ---- LZ4 form of sealed segments ------------------------------------------------------
+ *
+ * A sealed segment (never written again) is rewritten by the background
+ * thread as <name>.seg.lz4 when that saves at least a tenth, then the .seg
+ * is removed. Layout, little-endian:
+ *   0   8  magic "HRLDLZ41"
+ *   8   8  raw_bytes: bytes of the segment kept (header block + records)
+ *   16  4  block bytes (65536; the last block may be shorter)
+ *   20  4  nblocks
+ *   24  4  crc32c of bytes 0..23 and of the offset table
+ *   28  4  0
+ *   32  8 x (nblocks + 1)  file offset of each compressed block, then the end
+ *   ..     the LZ4 blocks (LZ4_compress_default, one per 64 KiB)
+ * Records keep their own CRC32C inside, so the content is checked after
+ * decompression as it is for a plain segment. Recovery prefers a .seg over a
+ * .seg.lz4 of the same name (a crash between writing one and removing the other).
+ */
+#define LZ4_BLOCK_BYTES (64u << 10)
+#define LZ4_HEADER_BYTES 32u
+
+static int lz4_load_index(int fd, struct seg_entry *s)
+{
+	uint8_t h[LZ4_HEADER_BYTES];
+	if (pread(fd, h, sizeof(h), 0) != (ssize_t)sizeof(h) || memcmp(h, "HRLDLZ41", 8) != 0)
+		return -EBADMSG;
+	uint64_t raw;
+	uint32_t block, nb, crc;
+	memcpy(&raw, h + 8, 8);
+	memcpy(&block, h + 16, 4);
+	memcpy(&nb, h + 20, 4);
+	memcpy(&crc, h + 24, 4);
+	if (block != LZ4_BLOCK_BYTES || nb != (raw + LZ4_BLOCK_BYTES - 1) / LZ4_BLOCK_BYTES || nb > (1u << 20))
+		return -EBADMSG;
+	uint64_t *offs = malloc((nb + 1) * sizeof(*offs));
+	if (!offs)
+		return -ENOMEM;
+	if (pread(fd, offs, (nb + 1) * sizeof(*offs), LZ4_HEADER_BYTES) != (ssize_t)((nb + 1) * sizeof(*offs)) ||
+	    base_crc32c(base_crc32c(0, h, 24), offs, (nb + 1) * sizeof(*offs)) != crc) {
+		free(offs);
+		return -EBADMSG;
+	}
+	for (uint32_t i = 0; i < nb; i++)
+		if (offs[i + 1] < offs[i] || offs[i + 1] - offs[i] > (uint64_t)LZ4_compressBound(LZ4_BLOCK_BYTES)) {
+			free(offs);
+			return -EBADMSG;
+		}
+	free(s->block_off);
+	s->block_off = offs;
+	s->nblocks = nb;
+	s->raw_bytes = raw;
+	return 0;
+}
+
+/* Decompress block b into out (LZ4_BLOCK_BYTES), reading through in. Raw length or -errno. */
+static int lz4_block(const struct seg_entry *s, uint32_t b, uint8_t *out, char *in)
+{
+	uint64_t len = s->block_off[b + 1] - s->block_off[b];
+	if (pread(s->fd, in, len, (off_t)s->block_off[b]) != (ssize_t)len)
+		return -EIO;
+	uint64_t want = b + 1 < s->nblocks ? LZ4_BLOCK_BYTES : s->raw_bytes - (uint64_t)b * LZ4_BLOCK_BYTES;
+	int got = LZ4_decompress_safe(in, (char *)out, (int)len, LZ4_BLOCK_BYTES);
+	return got == (int)want ? got : -EBADMSG; /* lz4's 0-or-negative on failure, converted here */
+}
+
+/* Rare (undo, recovery): the scratch space is allocated per call. */
+static int lz4_pread(const struct seg_entry *s, uint8_t *out, size_t n, uint64_t off)
+{
+	if (off + n > s->raw_bytes)
+		return -EIO;
+	uint8_t *blk = malloc(LZ4_BLOCK_BYTES);
+	char *in = malloc((size_t)LZ4_compressBound(LZ4_BLOCK_BYTES));
+	int rc = blk && in ? 0 : -ENOMEM;
+	while (n && !rc) {
+		uint32_t b = (uint32_t)(off / LZ4_BLOCK_BYTES);
+		rc = lz4_block(s, b, blk, in);
+		if (rc < 0)
+			break;
+		size_t in_blk = off % LZ4_BLOCK_BYTES, take = (size_t)rc - in_blk;
+		if (take > n)
+			take = n;
+		memcpy(out, blk + in_blk, take);
+		out += take;
+		off += take;
+		n -= take;
+		rc = 0;
+	}
+	free(blk);
+	free(in);
+	return rc;
+}
+
+/* The whole raw segment of an .lz4 file, malloc'd. */
+static uint8_t *lz4_read_all(const char *path, size_t *size)
+{
+	struct seg_entry s = { 0 };
+	s.fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (s.fd < 0)
+		return NULL;
+	uint8_t *raw = NULL;
+	if (lz4_load_index(s.fd, &s) == 0 && (raw = malloc(s.raw_bytes ? s.raw_bytes : 1))) {
+		if (lz4_pread(&s, raw, s.raw_bytes, 0)) {
+			free(raw);
+			raw = NULL;
+		}
+		*size = s.raw_bytes;
+	}
+	free(s.block_off);
+	close(s.fd);
+	return raw;
+}
+
+/* Write path.lz4 from the first raw bytes of the segment; 0, -EAGAIN if it does not pay. */
+static int lz4_write(int src_fd, uint64_t raw, const char *out_path)
+{
+	uint32_t nb = (uint32_t)((raw + LZ4_BLOCK_BYTES - 1) / LZ4_BLOCK_BYTES);
+	uint64_t *offs = calloc(nb + 1, sizeof(*offs));
+	uint8_t *in = malloc(LZ4_BLOCK_BYTES);
+	char *cbuf = malloc((size_t)LZ4_compressBound(LZ4_BLOCK_BYTES));
+	int rc = 0, fd = -1;
+	if (!offs || !in || !cbuf) {
+		rc = -ENOMEM;
+		goto out;
+	}
+	fd = open(out_path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+	if (fd < 0) {
+		rc = -errno;
+		goto out;
+	}
+	uint64_t pos = LZ4_HEADER_BYTES + (nb + 1) * sizeof(*offs);
+	for (uint32_t b = 0; b < nb; b++) {
+		size_t len = b + 1 < nb ? LZ4_BLOCK_BYTES : (size_t)(raw - (uint64_t)b * LZ4_BLOCK_BYTES);
+		if (pread(src_fd, in, len, (off_t)b * LZ4_BLOCK_BYTES) != (ssize_t)len) {
+			rc = -EIO;
+			goto out;
+		}
+		int c = LZ4_compress_default((const char *)in, cbuf, (int)len, LZ4_compressBound(LZ4_BLOCK_BYTES));
+		if (c <= 0 || pwrite(fd, cbuf, (size_t)c, (off_t)pos) != c) {
+			rc = -EIO;
+			goto out;
+		}
+		offs[b] = pos;
+		pos += (uint64_t)c;
+	}
+	offs[nb] = pos;
+	if (pos * 10 > raw * 9) {
+		rc = -EAGAIN; /* saves less than a tenth: keep the plain segment */
+		goto out;
+	}
+	uint8_t h[LZ4_HEADER_BYTES] = { 0 };
+	memcpy(h, "HRLDLZ41", 8);
+	memcpy(h + 8, &raw, 8);
+	uint32_t block = LZ4_BLOCK_BYTES;
+	memcpy(h + 16, &block, 4);
+	memcpy(h + 20, &nb, 4);
+	uint32_t crc = base_crc32c(base_crc32c(0, h, 24), offs, (nb + 1) * sizeof(*offs));
+	memcpy(h + 24, &crc, 4);
+	if (pwrite(fd, h, sizeof(h), 0) != (ssize_t)sizeof(h) ||
+	    pwrite(fd, offs, (nb + 1) * sizeof(*offs), LZ4_HEADER_BYTES) != (ssize_t)((nb + 1) * sizeof(*offs)) ||
+	    fdatasync(fd))
+		rc = -EIO;
+out:
+	if (fd >= 0)
+		close(fd);
+	if (rc)
+		unlink(out_path);
+	free(offs);
+	free(in);
+	free(cbuf);
+	return rc;
+}
+
+static uint64_t lz4_saved_bytes; /* atomic */
+
+/* Background: compress sealed segment idx (raw bytes used) and switch the registry to it. */
+static void lz4_compress_segment(uint32_t idx, uint64_t raw)
+{
+	char path[4200], out[4300];
+	int src;
+	pthread_mutex_lock(&seg_lock);
+	struct seg_entry *s = &seg_table[idx];
+	bool skip = s->deleted || s->lz4;
+	snprintf(path, sizeof(path), "%s", s->path);
+	src = skip ? -1 : dup(s->fd);
+	pthread_mutex_unlock(&seg_lock);
+	if (src < 0)
+		return;
+	snprintf(out, sizeof(out), "%s.lz4", path);
+	int rc = lz4_write(src, raw, out);
+	close(src);
+	if (rc)
+		return;
+	char dir[4200];
+	snprintf(dir, sizeof(dir), "%s", path);
+	char *slash = strrchr(dir, '/');
+	if (slash)
+		*slash = 0;
+	fsync_dir(dir);
+	int fd = open(out, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return;
+	pthread_mutex_lock(&seg_lock);
+	struct stat before, after;
+	if (s->deleted || fstat(s->fd, &before) || lz4_load_index(fd, s)) {
+		pthread_mutex_unlock(&seg_lock);
+		close(fd);
+		unlink(out);
+		return;
+	}
+	close(s->fd);
+	s->fd = fd;
+	s->lz4 = true;
+	free(s->path);
+	s->path = strdup(out);
+	unlink(path);
+	if (fstat(fd, &after) == 0 && before.st_blocks > after.st_blocks)
+		__atomic_add_fetch(&lz4_saved_bytes, (uint64_t)(before.st_blocks - after.st_blocks) * 512u, __ATOMIC_RELAXED);
+	uint64_t stored = s->block_off[s->nblocks];
+	pthread_mutex_unlock(&seg_lock);
+	fsync_dir(dir);
+	base_log(BASE_LOG_INFO, "msg=\"store: sealed segment in LZ4 form\" segment=%s raw_bytes=%llu lz4_bytes=%llu",
+		 out, (unsigned long long)raw, (unsigned long long)stored);
+}
+
+uint64_t sto_segments_lz4_saved(void)
+{
+	return __atomic_load_n(&lz4_saved_bytes, __ATOMIC_RELAXED);
+}
+
 /*
  * Segment files are written with zeros and synced before use: writing into
  * blocks that already exist lets fdatasync skip the file-system metadata an
@@ -297,6 +546,14 @@ static pthread_cond_t spare_cond = PTHREAD_COND_INITIALIZER;
 static struct spare spares[HRL_CORES_MAX];
 static bool spare_thread_started;
 
+/* sealed segments waiting for their LZ4 form (guarded by spare_lock) */
+#define LZ4_QUEUE_MAX 1024u
+static struct {
+	uint32_t idx;
+	uint64_t raw;
+} lz4_queue[LZ4_QUEUE_MAX];
+static uint32_t lz4_head, lz4_count;
+
 static void *spare_main(void *arg)
 {
 	pthread_mutex_lock(&spare_lock);
@@ -305,6 +562,16 @@ static void *spare_main(void *arg)
 		for (int i = 0; i < (int)HRL_CORES_MAX && want < 0; i++)
 			if (spares[i].state == 1)
 				want = i;
+		if (want < 0 && lz4_count) { /* spares first: a core may be waiting for one */
+			uint32_t idx = lz4_queue[lz4_head].idx;
+			uint64_t raw = lz4_queue[lz4_head].raw;
+			lz4_head = (lz4_head + 1) % LZ4_QUEUE_MAX;
+			lz4_count--;
+			pthread_mutex_unlock(&spare_lock);
+			lz4_compress_segment(idx, raw);
+			pthread_mutex_lock(&spare_lock);
+			continue;
+		}
 		if (want < 0) {
 			pthread_cond_wait(&spare_cond, &spare_lock);
 			continue;
@@ -320,6 +587,37 @@ static void *spare_main(void *arg)
 	return NULL;
 }
 
+static void spare_thread_start(void);
+
+/* Queue a sealed segment for its LZ4 form (dropped if the queue is full). */
+static void lz4_request(uint32_t idx, uint64_t raw)
+{
+	pthread_mutex_lock(&spare_lock);
+	if (lz4_count < LZ4_QUEUE_MAX) {
+		lz4_queue[(lz4_head + lz4_count) % LZ4_QUEUE_MAX].idx = idx;
+		lz4_queue[(lz4_head + lz4_count) % LZ4_QUEUE_MAX].raw = raw;
+		lz4_count++;
+		spare_thread_start();
+		pthread_cond_signal(&spare_cond);
+	}
+	pthread_mutex_unlock(&spare_lock);
+}
+
+/* With spare_lock held. */
+static void spare_thread_start(void)
+{
+	if (spare_thread_started)
+		return;
+	pthread_t t;
+	sigset_t all, old;
+	sigfillset(&all);
+	pthread_sigmask(SIG_BLOCK, &all, &old);
+	spare_thread_started = pthread_create(&t, NULL, spare_main, NULL) == 0;
+	if (spare_thread_started)
+		pthread_detach(t);
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+}
+
 static void spare_request(const struct sto_log *l)
 {
 	pthread_mutex_lock(&spare_lock);
@@ -328,16 +626,7 @@ static void spare_request(const struct sto_log *l)
 		snprintf(s->path, sizeof(s->path), "%s/spare-c%03u.tmp", l->cfg->dir, l->core);
 		s->bytes = l->cfg->segment_bytes + HRL_LOG_BUF_BYTES;
 		s->state = 1;
-		if (!spare_thread_started) {
-			pthread_t t;
-			sigset_t all, old;
-			sigfillset(&all);
-			pthread_sigmask(SIG_BLOCK, &all, &old);
-			spare_thread_started = pthread_create(&t, NULL, spare_main, NULL) == 0;
-			if (spare_thread_started)
-				pthread_detach(t);
-			pthread_sigmask(SIG_SETMASK, &old, NULL);
-		}
+		spare_thread_start();
 		pthread_cond_signal(&spare_cond);
 	}
 	pthread_mutex_unlock(&spare_lock);
@@ -388,6 +677,8 @@ static int segment_open(struct sto_log *l)
 	if (fd < 0)
 		return -errno;
 	rc = 0;
+	uint32_t sealed_idx = l->fd >= 0 ? l->seg_idx : 0;
+	uint64_t sealed_raw = l->buf_seg_off + l->buf_len; /* all of it durable */
 	/* the old buffer content is durable: start fresh with the header */
 	l->lsn_base += l->buf_len;
 	memset(l->buf, 0, l->buf_len);
@@ -424,6 +715,8 @@ static int segment_open(struct sto_log *l)
 	l->fd = fd;
 	l->seg_n = n;
 	l->seg_idx = idx;
+	if (sealed_idx && l->cfg->lz4)
+		lz4_request(sealed_idx, sealed_raw);
 	l->buf_len = STO_SEG_HEADER_BYTES;
 	l->flushed_len = STO_SEG_HEADER_BYTES;
 	l->durable_lsn = l->lsn_base + l->flushed_len;
@@ -732,6 +1025,7 @@ int sto_log_read(uint64_t loc, struct sto_rec_hdr *h, uint8_t *buf, size_t cap)
 
 struct seg_name {
 	uint32_t epoch, core, n;
+	bool lz4;
 	char name[64];
 };
 
@@ -823,6 +1117,20 @@ static void *scan_worker(void *p)
 	for (size_t i = 0; i < j->count && !j->rc; i++) {
 		char path[4200];
 		snprintf(path, sizeof(path), "%s/%s", j->dir, j->names[i].name);
+		if (j->names[i].lz4) {
+			size_t raw_size = 0;
+			uint8_t *raw = lz4_read_all(path, &raw_size);
+			if (!raw) {
+				if (j->worker == 0) {
+					base_log(BASE_LOG_ERROR, "msg=\"store: LZ4 segment damaged; segment skipped\" segment=%s", path);
+					j->st->corrupt++;
+				}
+				continue;
+			}
+			scan_segment(path, raw, raw_size, j->idx[i], j->apply, j->arg, j->st, j->worker);
+			free(raw);
+			continue;
+		}
 		int fd = open(path, O_RDONLY | O_CLOEXEC);
 		struct stat sb;
 		if (fd < 0 || fstat(fd, &sb)) {
@@ -861,10 +1169,13 @@ int sto_log_scan(const char *dir, unsigned workers, sto_apply_fn *apply, void *a
 	while ((e = readdir(d))) {
 		struct seg_name s;
 		int end = 0;
-		/* exactly eNNNNNNNN-cNNN-NNNNNN.seg: not a .tmp being zeroed, not a spare */
-		if (strlen(e->d_name) != 25 ||
-		    sscanf(e->d_name, "e%8u-c%3u-%6u.seg%n", &s.epoch, &s.core, &s.n, &end) != 3 || end != 25)
+		size_t len = strlen(e->d_name);
+		/* exactly eNNNNNNNN-cNNN-NNNNNN.seg[.lz4]: not a .tmp being zeroed, not a spare */
+		if ((len != 25 && len != 29) ||
+		    sscanf(e->d_name, "e%8u-c%3u-%6u.seg%n", &s.epoch, &s.core, &s.n, &end) != 3 || end != 25 ||
+		    (len == 29 && strcmp(e->d_name + 25, ".lz4") != 0))
 			continue;
+		s.lz4 = len == 29;
 		strcpy(s.name, e->d_name);
 		if (count == cap) {
 			cap = cap ? cap * 2 : 64;
@@ -880,6 +1191,19 @@ int sto_log_scan(const char *dir, unsigned workers, sto_apply_fn *apply, void *a
 	}
 	closedir(d);
 	qsort(names, count, sizeof(*names), seg_cmp);
+	/* a .seg and its .seg.lz4 both: the crash came before the .seg was removed; keep the .seg */
+	size_t kept = 0;
+	for (size_t i = 0; i < count; i++) {
+		if (names[i].lz4 && kept && !names[kept - 1].lz4 && names[kept - 1].epoch == names[i].epoch &&
+		    names[kept - 1].core == names[i].core && names[kept - 1].n == names[i].n) {
+			char path[4200];
+			snprintf(path, sizeof(path), "%s/%s", dir, names[i].name);
+			unlink(path);
+			continue;
+		}
+		names[kept++] = names[i];
+	}
+	count = kept;
 	uint32_t *idx = calloc(count + 1, sizeof(*idx));
 	size_t *used = calloc(count + 1, sizeof(*used));
 	int rc = idx && used ? 0 : -ENOMEM;
@@ -928,7 +1252,7 @@ int sto_log_scan(const char *dir, unsigned workers, sto_apply_fn *apply, void *a
 		struct stat sb;
 		snprintf(path, sizeof(path), "%s/%s", dir, names[i].name);
 		uint64_t keep = ALIGN_UP(used[i], BLOCK);
-		if (used[i] && stat(path, &sb) == 0 && keep < (uint64_t)sb.st_size && truncate(path, (off_t)keep))
+		if (!names[i].lz4 && used[i] && stat(path, &sb) == 0 && keep < (uint64_t)sb.st_size && truncate(path, (off_t)keep))
 			base_log(BASE_LOG_WARN, "msg=\"store: cannot trim segment\" segment=%s err=%d", path, errno);
 	}
 	free(idx);

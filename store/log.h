@@ -100,6 +100,7 @@ struct sto_log_cfg {
 	enum sto_fsync_mode fsync_mode;
 	uint32_t fsync_interval_ms;
 	uint64_t segment_bytes;   /* soft limit; rotation at the next quiet point */
+	bool lz4;                 /* rewrite sealed segments in LZ4 form where it pays */
 };
 
 /* Undo entry of a record not yet durable: where the key lived before. */
@@ -166,6 +167,8 @@ bool sto_segments_old_epoch_present(uint32_t cur_epoch);
 unsigned sto_segments_delete(const char *dir, uint32_t cur_epoch, int core, uint32_t before_n, uint64_t *bytes);
 /* Segment files on disk now and the space they take. */
 void sto_segments_usage(uint32_t *count, uint64_t *bytes);
+/* Disk space saved so far by LZ4 forms of sealed segments. */
+uint64_t sto_segments_lz4_saved(void);
 void sto_segments_close_all(void);
 
 /* True once the background thread has a spare segment for this core (benchmarks wait for it). */
