@@ -41,39 +41,12 @@ trap cleanup EXIT
 # The fake engine: answers one connection's HELLO and PING, breaking the
 # answer as the fault says, then exits.
 cat >"$tmp/fake.py" <<'PY'
-import socket, struct, sys
+import os, socket, struct, sys
 
 fault, port_file = sys.argv[1], sys.argv[2]
 
-def crc32c(data):
-    crc = 0xFFFFFFFF
-    for b in data:
-        crc ^= b
-        for _ in range(8):
-            crc = (crc >> 1) ^ (0x82F63B78 if crc & 1 else 0)
-    return crc ^ 0xFFFFFFFF
-
-def frame(opcode, req_id, body, flags=1, magic=b"HRLD", version=1, crc=None, length=None):
-    return magic + struct.pack("<BBHQII", version, flags, opcode, req_id,
-                               len(body) if length is None else length,
-                               crc32c(body) if crc is None else crc) + body
-
-def s(text):
-    return struct.pack("<H", len(text)) + text
-
-def recv_exact(c, n):
-    buf = b""
-    while len(buf) < n:
-        chunk = c.recv(n - len(buf))
-        if not chunk:
-            raise SystemExit(0)
-        buf += chunk
-    return buf
-
-def read_request(c):
-    hdr = recv_exact(c, 24)
-    _, _, _, opcode, req_id, blen, _ = struct.unpack("<4sBBHQII", hdr)
-    return opcode, req_id, recv_exact(c, blen)
+sys.path.insert(0, os.environ["HERALD_TESTS_DIR"])
+from fake_engine_util import crc32c, frame, s, recv_exact, read_request  # noqa: E402
 
 ls = socket.socket()
 ls.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
@@ -81,7 +54,6 @@ ls.bind(("127.0.0.1", 0))
 ls.listen(1)
 with open(port_file + ".tmp", "w") as f:
     f.write(str(ls.getsockname()[1]))
-import os
 os.rename(port_file + ".tmp", port_file)
 c, _ = ls.accept()
 if fault == "closed":
@@ -122,7 +94,7 @@ PY
 run_fake() {
 	local fault=$1 want=$2 got port
 	rm -f "$tmp/port"
-	python3 "$tmp/fake.py" "$fault" "$tmp/port" &
+	HERALD_TESTS_DIR="$(cd "$(dirname "$0")" && pwd)" python3 "$tmp/fake.py" "$fault" "$tmp/port" &
 	fake_pid=$!
 	for _ in $(seq 100); do
 		[ -s "$tmp/port" ] && break

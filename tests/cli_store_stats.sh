@@ -114,33 +114,8 @@ import os, socket, struct, sys
 
 fault, port_file = sys.argv[1], sys.argv[2]
 
-def crc32c(data):
-    crc = 0xFFFFFFFF
-    for b in data:
-        crc ^= b
-        for _ in range(8):
-            crc = (crc >> 1) ^ (0x82F63B78 if crc & 1 else 0)
-    return crc ^ 0xFFFFFFFF
-
-def frame(opcode, req_id, body, flags=1):
-    return b"HRLD" + struct.pack("<BBHQII", 1, flags, opcode, req_id, len(body),
-                                 crc32c(body)) + body
-
-def s(text):
-    return struct.pack("<H", len(text)) + text
-
-def recv_exact(c, n):
-    buf = b""
-    while len(buf) < n:
-        chunk = c.recv(n - len(buf))
-        if not chunk:
-            raise SystemExit(0)
-        buf += chunk
-    return buf
-
-def read_request(c):
-    _, _, _, opcode, req_id, blen, _ = struct.unpack("<4sBBHQII", recv_exact(c, 24))
-    return opcode, req_id, recv_exact(c, blen)
+sys.path.insert(0, os.environ["HERALD_TESTS_DIR"])
+from fake_engine_util import crc32c, frame, s, recv_exact, read_request  # noqa: E402
 
 # PROTOCOL.md 5.4: the engine part, core_count, then core_count entries.
 def store_stats(core_count, entries=None, compaction=0):
@@ -198,7 +173,7 @@ run_fake() {
 	local fault=$1 want=$2 port
 	shift 2
 	rm -f "$CLI_TMP/port"
-	python3 "$CLI_TMP/fake.py" "$fault" "$CLI_TMP/port" &
+	HERALD_TESTS_DIR="$(cd "$(dirname "$0")" && pwd)" python3 "$CLI_TMP/fake.py" "$fault" "$CLI_TMP/port" &
 	fake_pid=$!
 	for _ in $(seq 100); do
 		[ -s "$CLI_TMP/port" ] && break
