@@ -46,16 +46,9 @@ import os, socket, struct, sys
 fault, port_file = sys.argv[1], sys.argv[2]
 
 sys.path.insert(0, os.environ["HERALD_TESTS_DIR"])
-from fake_engine_util import crc32c, frame, s, recv_exact, read_request  # noqa: E402
+from fake_engine_util import crc32c, frame, s, recv_exact, read_request, listen_and_accept  # noqa: E402
 
-ls = socket.socket()
-ls.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-ls.bind(("127.0.0.1", 0))
-ls.listen(1)
-with open(port_file + ".tmp", "w") as f:
-    f.write(str(ls.getsockname()[1]))
-os.rename(port_file + ".tmp", port_file)
-c, _ = ls.accept()
+c = listen_and_accept(port_file)
 if fault == "closed":
     c.close()
     raise SystemExit(0)

@@ -115,7 +115,7 @@ import os, socket, struct, sys
 fault, port_file = sys.argv[1], sys.argv[2]
 
 sys.path.insert(0, os.environ["HERALD_TESTS_DIR"])
-from fake_engine_util import crc32c, frame, s, recv_exact, read_request  # noqa: E402
+from fake_engine_util import crc32c, frame, s, recv_exact, read_request, listen_and_accept  # noqa: E402
 
 # PROTOCOL.md 5.4: the engine part, core_count, then core_count entries.
 def store_stats(core_count, entries=None, compaction=0):
@@ -125,14 +125,7 @@ def store_stats(core_count, entries=None, compaction=0):
                             8192)
     return body
 
-ls = socket.socket()
-ls.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-ls.bind(("127.0.0.1", 0))
-ls.listen(1)
-with open(port_file + ".tmp", "w") as f:
-    f.write(str(ls.getsockname()[1]))
-os.rename(port_file + ".tmp", port_file)
-c, _ = ls.accept()
+c = listen_and_accept(port_file)
 
 op, rid, _ = read_request(c)  # HELLO
 c.sendall(frame(op, rid, struct.pack("<BBHI", 1, 0, 2, 1 << 20) + b"\x07" * 32 + s(b"fake")))

@@ -2,6 +2,8 @@
 """Helpers for the fake engines of the CLI tests (a Herald frame writer and
 reader in a few lines): CRC32C, frames, str fields, reading one request.
 Written from docs/PROTOCOL.md; the tests import it with sys.path."""
+import os
+import socket
 import struct
 
 
@@ -37,3 +39,16 @@ def recv_exact(c, n):
 def read_request(c):
     _, _, _, opcode, req_id, blen, _ = struct.unpack("<4sBBHQII", recv_exact(c, 24))
     return opcode, req_id, recv_exact(c, blen)
+
+
+def listen_and_accept(port_file):
+    """Listen on a free loopback port, publish it in port_file, accept one client."""
+    ls = socket.socket()
+    ls.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    ls.bind(("127.0.0.1", 0))
+    ls.listen(1)
+    with open(port_file + ".tmp", "w") as f:
+        f.write(str(ls.getsockname()[1]))
+    os.rename(port_file + ".tmp", port_file)
+    c, _ = ls.accept()
+    return c

@@ -5,8 +5,6 @@
  * all succeed (no E_BUSY), across many segment switches, and all are there
  * after a restart.
  */
-#include <dirent.h>
-
 #include "tests/testlib.h"
 
 #define CONNS 4
@@ -41,15 +39,7 @@ int main(void)
 			CHECK(te_err(&h, b) == 0); /* never E_BUSY */
 		}
 	/* several segment switches happened */
-	char path[400];
-	snprintf(path, sizeof(path), "%s/log", e.dir);
-	DIR *d = opendir(path);
-	struct dirent *de;
-	unsigned segs = 0;
-	while (d && (de = readdir(d)))
-		segs += strstr(de->d_name, ".seg") != NULL;
-	if (d)
-		closedir(d);
+	unsigned segs = te_count_log_files(e.dir, "e", ".seg") + te_count_log_files(e.dir, "e", ".seg.lz4");
 	fprintf(stderr, "segments: %u\n", segs);
 	CHECK(segs >= 4);
 	for (int k = 0; k < CONNS; k++)

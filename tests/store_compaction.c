@@ -6,40 +6,10 @@
  * reclaimed), earlier epochs are deleted after a restart, and every user
  * reads back its latest state before and after restarts.
  */
-#include <dirent.h>
-
 #include "tests/testlib.h"
 
 #define USERS 64
 #define ROUNDS 120
-
-static unsigned count_segments(const char *dir)
-{
-	char path[400];
-	snprintf(path, sizeof(path), "%s/log", dir);
-	DIR *d = opendir(path);
-	struct dirent *e;
-	unsigned n = 0;
-	while (d && (e = readdir(d)))
-		n += strstr(e->d_name, ".seg") != NULL;
-	if (d)
-		closedir(d);
-	return n;
-}
-
-static unsigned count_epoch1(const char *dir)
-{
-	char path[400];
-	snprintf(path, sizeof(path), "%s/log", dir);
-	DIR *d = opendir(path);
-	struct dirent *e;
-	unsigned n = 0;
-	while (d && (e = readdir(d)))
-		n += strncmp(e->d_name, "e00000001-", 10) == 0;
-	if (d)
-		closedir(d);
-	return n;
-}
 
 static uint64_t le64(const uint8_t *p)
 {
@@ -107,7 +77,7 @@ int main(void)
 			CHECK(te_recv(&c, &h, &b, 10000) == 0);
 			CHECK(te_err(&h, b) == 0);
 		}
-		unsigned n = count_segments(e.dir);
+		unsigned n = te_count_log_files(e.dir, "e", "");
 		if (n > peak)
 			peak = n;
 	}
@@ -115,7 +85,7 @@ int main(void)
 	uint64_t deadline = te_now_ms() + 5000;
 	while (deleted_segments(&c) == 0 && te_now_ms() < deadline)
 		usleep(50000);
-	fprintf(stderr, "segments: peak %u, now %u, deleted %llu\n", peak, count_segments(e.dir),
+	fprintf(stderr, "segments: peak %u, now %u, deleted %llu\n", peak, te_count_log_files(e.dir, "e", ""),
 		(unsigned long long)deleted_segments(&c));
 	CHECK(deleted_segments(&c) > 0);
 	verify(&c, &t, ROUNDS - 1);
@@ -128,9 +98,9 @@ int main(void)
 	CHECK(te_auth(&c, "app1", secret) == 0);
 	verify(&c, &t, ROUNDS - 1);
 	deadline = te_now_ms() + 5000;
-	while (count_epoch1(e.dir) > 0 && te_now_ms() < deadline)
+	while (te_count_log_files(e.dir, "e00000001-", "") > 0 && te_now_ms() < deadline)
 		usleep(50000);
-	CHECK(count_epoch1(e.dir) == 0);
+	CHECK(te_count_log_files(e.dir, "e00000001-", "") == 0);
 	te_close(&c);
 	CHECK(te_stop(&e, 10000) == 0);
 

@@ -4,27 +4,9 @@
  * engine reads them back at start-up, and an undo (a failed write of the
  * start-up compaction) reads a user's previous record out of one.
  */
-#include <dirent.h>
-
 #include "tests/testlib.h"
 
 #define USERS 600
-
-static unsigned count_files(const char *dir, const char *suffix)
-{
-	char path[400];
-	snprintf(path, sizeof(path), "%s/log", dir);
-	DIR *d = opendir(path);
-	struct dirent *e;
-	unsigned n = 0;
-	while (d && (e = readdir(d))) {
-		size_t l = strlen(e->d_name), k = strlen(suffix);
-		n += l > k && strcmp(e->d_name + l - k, suffix) == 0;
-	}
-	if (d)
-		closedir(d);
-	return n;
-}
 
 static void verify(struct te_conn *c, struct te_body *t)
 {
@@ -74,10 +56,10 @@ int main(void)
 		CHECK(te_err(&h, b) == 0);
 	}
 	uint64_t deadline = te_now_ms() + 10000;
-	while (count_files(e.dir, ".seg.lz4") == 0 && te_now_ms() < deadline)
+	while (te_count_log_files(e.dir, "", ".seg.lz4") == 0 && te_now_ms() < deadline)
 		usleep(50000);
-	fprintf(stderr, "segments: %u plain, %u lz4\n", count_files(e.dir, ".seg"), count_files(e.dir, ".seg.lz4"));
-	CHECK(count_files(e.dir, ".seg.lz4") >= 1);
+	fprintf(stderr, "segments: %u plain, %u lz4\n", te_count_log_files(e.dir, "", ".seg"), te_count_log_files(e.dir, "", ".seg.lz4"));
+	CHECK(te_count_log_files(e.dir, "", ".seg.lz4") >= 1);
 	verify(&c, &t); /* served from memory, the log is compressed under it */
 	te_close(&c);
 	CHECK(te_stop(&e, 10000) == 0);

@@ -10,6 +10,7 @@
 #define HERALD_TESTLIB_H
 
 #include <arpa/inet.h>
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <netinet/in.h>
@@ -213,6 +214,24 @@ static inline void te_restart(struct te_engine *e, const char *const *extra)
 static inline void te_start(struct te_engine *e, const char *const *extra)
 {
 	te_start_impl(e, extra, true, NULL);
+}
+
+/* Files in <dir>/log whose names start with prefix and end with suffix. */
+static inline unsigned te_count_log_files(const char *dir, const char *prefix, const char *suffix)
+{
+	char path[400];
+	snprintf(path, sizeof(path), "%s/log", dir);
+	DIR *d = opendir(path);
+	struct dirent *de;
+	unsigned n = 0;
+	size_t pl = strlen(prefix), sl = strlen(suffix);
+	while (d && (de = readdir(d))) {
+		size_t l = strlen(de->d_name);
+		n += l >= pl + sl && strncmp(de->d_name, prefix, pl) == 0 && strcmp(de->d_name + l - sl, suffix) == 0;
+	}
+	if (d)
+		closedir(d);
+	return n;
 }
 
 /* SIGTERM and wait; returns the exit status (or -1 on timeout / signal). */
