@@ -153,7 +153,7 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	sto_log_hooks.durable = on_durable;
-	while (!sto_log_spare_ready(0)) /* as in a running engine: the next segment is ready */
+	while (!sto_log_spare_ready(STO_STREAM_STATE, 0)) /* as in a running engine: the next segment is ready */
 		usleep(10000);
 
 	uint64_t io0 = proc_write_bytes(), t0 = now_ns(), deadline = seconds > 0 ? t0 + (uint64_t)(seconds * 1e9) : 0;

@@ -44,7 +44,25 @@ struct settings {
 	unsigned segment_mb;
 	unsigned compact_mb;
 	const char *lz4;
+	unsigned event_segment_mb;
+	const char *event_window;
+	const char *retention;
 };
+
+/* "90s", "15m", "1h", "30d" -> milliseconds; 0 or -1. */
+static int parse_duration(const char *s, uint64_t min_ms, uint64_t *ms)
+{
+	char *end;
+	errno = 0;
+	unsigned long long v = strtoull(s, &end, 10);
+	uint64_t unit = 0;
+	if (end != s && !errno && end[0] && !end[1])
+		unit = end[0] == 's' ? 1000u : end[0] == 'm' ? 60000u : end[0] == 'h' ? 3600000u : end[0] == 'd' ? 86400000u : 0;
+	if (!unit || s[0] == '-' || v > 100ull * 365 * 86400000 / unit || v * unit < min_ms)
+		return -1;
+	*ms = v * unit;
+	return 0;
+}
 
 static void usage(FILE *f)
 {
@@ -72,6 +90,12 @@ static void usage(FILE *f)
 		"                         this much has been written; 0: only at start-up (default 128)\n"
 		"  --lz4 on|off           rewrite sealed log segments in LZ4 form when that saves\n"
 		"                         at least a tenth, in the background (default on)\n"
+		"  --event-segment-mb MB  size of a receipt segment file, 8 at least (default 64)\n"
+		"  --event-window DUR     a receipt segment covers at most this much time, so\n"
+		"                         that retention can delete it whole: 90s, 15m, 1h, 1d\n"
+		"                         (default 1h)\n"
+		"  --retention DUR        delete receipts older than this, a segment at a time;\n"
+		"                         counters keep their counts (default 30d)\n"
 		"  --log-level LEVEL      debug, info, warn or error        (default info)\n"
 		"  --version              print the version and exit\n"
 		"  --help                 this text\n"
@@ -253,6 +277,9 @@ int main(int argc, char **argv)
 		.segment_mb = (unsigned)(HRL_SEGMENT_BYTES_DEFAULT >> 20),
 		.compact_mb = 128,
 		.lz4 = "on",
+		.event_segment_mb = 64,
+		.event_window = "1h",
+		.retention = "30d",
 	};
 	bool partitions_given = false;
 	static const struct option opts[] = {
@@ -269,6 +296,9 @@ int main(int argc, char **argv)
 		{ "segment-mb", required_argument, NULL, 's' },
 		{ "compact-mb", required_argument, NULL, 'k' },
 		{ "lz4", required_argument, NULL, 'z' },
+		{ "event-segment-mb", required_argument, NULL, 'E' },
+		{ "event-window", required_argument, NULL, 'W' },
+		{ "retention", required_argument, NULL, 'R' },
 		{ "version", no_argument, NULL, 'V' },
 		{ "help", no_argument, NULL, 'h' },
 		{ 0, 0, 0, 0 },
@@ -310,6 +340,14 @@ int main(int argc, char **argv)
 			}
 			break;
 		case 'z': st.lz4 = optarg; break;
+		case 'E':
+			if (parse_uint(optarg, 8, 4000, &st.event_segment_mb)) {
+				fprintf(stderr, "heraldd: --event-segment-mb takes 8..4000\n");
+				return 2;
+			}
+			break;
+		case 'W': st.event_window = optarg; break;
+		case 'R': st.retention = optarg; break;
 		case 'k':
 			if (parse_uint(optarg, 0, 1000000, &st.compact_mb)) {
 				fprintf(stderr, "heraldd: --compact-mb takes 0..1000000\n");
@@ -367,6 +405,18 @@ int main(int argc, char **argv)
 		return 2;
 	}
 	snprintf(cfg.log_dir, sizeof(cfg.log_dir), "%s/log", st.data_dir);
+	snprintf(cfg.events_dir, sizeof(cfg.events_dir), "%s/events", st.data_dir);
+	cfg.events.fsync_mode = cfg.log.fsync_mode;
+	cfg.events.fsync_interval_ms = cfg.log.fsync_interval_ms;
+	cfg.events.segment_bytes = (uint64_t)st.event_segment_mb << 20;
+	if (parse_duration(st.event_window, 1000, &cfg.events.window_ms)) {
+		fprintf(stderr, "heraldd: --event-window takes a duration of 1s or more: 90s, 15m, 1h, 1d\n");
+		return 2;
+	}
+	if (parse_duration(st.retention, 1000, &cfg.retention_ms)) {
+		fprintf(stderr, "heraldd: --retention takes a duration of 1s or more: 3600s, 48h, 30d\n");
+		return 2;
+	}
 	const char *colon = strrchr(st.listen, ':');
 	unsigned port;
 	if (!colon || (size_t)(colon - st.listen) >= sizeof(cfg.listen_host) || colon == st.listen ||

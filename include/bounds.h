@@ -36,6 +36,11 @@
 #define HRL_ATTRS_PER_USER_MAX        64u
 #define HRL_ATTRS_PER_REQUEST_MAX     64u
 
+#define HRL_REASON_BYTES_MAX          64u             /* receipt reason text */
+#define HRL_HISTORY_LIMIT_MAX         1000u           /* receipts per HISTORY answer */
+#define HRL_CURSOR_BYTES              16u
+#define HRL_EVENT_FUTURE_MS_MAX       (24ull * 3600 * 1000) /* receipt times ahead of the clock */
+
 /* ---- partitions and cores --------------------------------------------- */
 #define HRL_PARTITIONS_DEFAULT        1024u
 #define HRL_PARTITIONS_MAX            65536u

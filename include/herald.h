@@ -253,6 +253,10 @@ int herald_platform_parse(const char *name);
 /* A STORE_STATS compaction state ("idle", "rewriting", "syncing",
  * "wait_delete"); NULL for a value outside enum herald_compaction. */
 const char *herald_compaction_name(unsigned v);
+/* Receipt states of enum hrl_state ("queued", "sent", "delivered",
+ * "displayed", "clicked", "failed", "recalled"); value 0 has no name. */
+const char *herald_state_name(unsigned v);
+int herald_state_parse(const char *name);
 
 /* ---- operations ------------------------------------------------------------
  *
@@ -332,6 +336,12 @@ struct herald_store_stats {
 	uint64_t segment_bytes;      /* disk space they take */
 	uint16_t core_count;
 	struct herald_core_store_stats *cores; /* core_count entries */
+	/* The receipt log (after the per-core list on the wire). */
+	uint32_t event_segment_files;     /* receipt segment files on disk now */
+	uint64_t event_segment_bytes;     /* space they take */
+	uint64_t receipts_written;        /* since this run's start, all cores */
+	uint64_t receipts_replayed;       /* read at start-up to rebuild counters */
+	uint64_t event_segments_expired;  /* deleted by retention since this start */
 };
 int herald_submit_store_stats(struct herald_conn *c, uint64_t *request_id);
 int herald_decode_store_stats(const struct herald_reply *r, struct herald_store_stats **out);
@@ -471,6 +481,84 @@ int herald_submit_user_show(struct herald_conn *c, const char *user_id, uint64_t
 int herald_decode_user_show(const struct herald_reply *r, struct herald_user **out);
 int herald_user_show(struct herald_conn *c, const char *user_id, struct herald_user **out);
 void herald_user_free(struct herald_user *u);
+
+/* ---- receipts, history, campaign counters (PROTOCOL.md 5.6) ---------------- */
+
+/*
+ * Where a message stands for one recipient on one channel. RECEIPT_PUT
+ * sends every field but recorded_unix_ms (ignored there); HISTORY hands
+ * back all of them. event_unix_ms 0 in a RECEIPT_PUT means "now".
+ * reason: printable ASCII, at most HRL_REASON_BYTES_MAX bytes, required
+ * for HRL_STATE_FAILED; NULL is taken as "" when sending. The engine
+ * checks the field rules; the library sends what it is given.
+ */
+struct herald_receipt {
+	uint64_t message_id;       /* non-zero */
+	uint64_t campaign_id;      /* 0: no campaign */
+	uint8_t channel;           /* enum hrl_channel */
+	uint8_t vendor;            /* enum hrl_vendor: non-zero for push, else 0 */
+	uint8_t state;             /* enum hrl_state */
+	uint64_t event_unix_ms;    /* when the state was reached */
+	uint64_t recorded_unix_ms; /* when the engine recorded it (HISTORY) */
+	const char *reason;
+};
+
+/* RECEIPT_PUT (app): record one receipt for user_id (who need not exist).
+ * *recorded_unix_ms gets the engine's time of recording. */
+int herald_submit_receipt_put(struct herald_conn *c, const char *user_id,
+			      const struct herald_receipt *receipt, uint64_t *request_id);
+int herald_decode_receipt_put(const struct herald_reply *r, uint64_t *recorded_unix_ms);
+int herald_receipt_put(struct herald_conn *c, const char *user_id,
+		       const struct herald_receipt *receipt, uint64_t *recorded_unix_ms);
+
+/*
+ * HISTORY (app): one page of user_id's receipts, newest first. cursor is
+ * HRL_CURSOR_BYTES opaque bytes: NULL or all zero for the newest, else the
+ * next_cursor of an earlier page for the same user. limit: 1 ..
+ * HRL_HISTORY_LIMIT_MAX (the engine answers E_INVALID_ARGUMENT /
+ * E_LIMIT_EXCEEDED otherwise). A page may hold fewer than limit receipts
+ * while next_cursor is not all zero: go on until it is
+ * (herald_cursor_is_end). An answer with more than HRL_HISTORY_LIMIT_MAX
+ * receipts, a state, channel or vendor outside enum hrl_state /
+ * hrl_channel / hrl_vendor, or a reason over HRL_REASON_BYTES_MAX bytes
+ * is -EPROTO.
+ */
+struct herald_history {
+	uint16_t count;
+	struct herald_receipt *receipts; /* count entries, newest first */
+	uint8_t next_cursor[HRL_CURSOR_BYTES]; /* all zero: nothing older */
+};
+int herald_submit_history(struct herald_conn *c, const char *user_id,
+			  const uint8_t *cursor, uint16_t limit, uint64_t *request_id);
+int herald_decode_history(const struct herald_reply *r, struct herald_history **out);
+int herald_history(struct herald_conn *c, const char *user_id, const uint8_t *cursor,
+		   uint16_t limit, struct herald_history **out);
+void herald_history_free(struct herald_history *h);
+/* True if cursor (HRL_CURSOR_BYTES bytes) is all zero. Any thread. */
+bool herald_cursor_is_end(const uint8_t *cursor);
+
+/*
+ * CAMPAIGN_COUNTERS (app): how many receipts this app recorded for a
+ * campaign, per channel and state; only non-zero counts, sorted by
+ * channel then state. An answer out of that order, with a count of 0 or
+ * a channel or state outside its enum is -EPROTO.
+ */
+struct herald_counter {
+	uint8_t channel; /* enum hrl_channel */
+	uint8_t state;   /* enum hrl_state */
+	uint64_t count;
+};
+struct herald_campaign_counters {
+	uint16_t count;
+	struct herald_counter *counters; /* count entries */
+};
+int herald_submit_campaign_counters(struct herald_conn *c, uint64_t campaign_id,
+				    uint64_t *request_id);
+int herald_decode_campaign_counters(const struct herald_reply *r,
+				    struct herald_campaign_counters **out);
+int herald_campaign_counters(struct herald_conn *c, uint64_t campaign_id,
+			     struct herald_campaign_counters **out);
+void herald_campaign_counters_free(struct herald_campaign_counters *cc);
 
 #ifdef __cplusplus
 }

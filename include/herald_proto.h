@@ -50,8 +50,12 @@ enum hrl_op {
 	HRL_OP_TAG_DEL      = 0x0026,
 	HRL_OP_ATTR_SET     = 0x0027,
 	HRL_OP_USER_SHOW    = 0x0028,
+
+	HRL_OP_RECEIPT_PUT       = 0x0030,
+	HRL_OP_HISTORY           = 0x0031,
+	HRL_OP_CAMPAIGN_COUNTERS = 0x0032,
 };
-#define HRL_OP_TABLE_SIZE 0x0029
+#define HRL_OP_TABLE_SIZE 0x0033
 
 /* Error codes carried in an error frame's body (u16 code, str message). */
 enum hrl_err {
@@ -108,6 +112,18 @@ enum hrl_platform {
 	HRL_PLATFORM_WEB     = 4,
 };
 #define HRL_PLATFORM_COUNT 5
+
+/* Where a message stands for one recipient on one channel (receipts). */
+enum hrl_state {
+	HRL_STATE_QUEUED    = 1,
+	HRL_STATE_SENT      = 2, /* the vendor accepted it */
+	HRL_STATE_DELIVERED = 3,
+	HRL_STATE_DISPLAYED = 4,
+	HRL_STATE_CLICKED   = 5,
+	HRL_STATE_FAILED    = 6, /* reason says why */
+	HRL_STATE_RECALLED  = 7,
+};
+#define HRL_STATE_COUNT 8
 
 enum hrl_role {
 	HRL_ROLE_APP   = 0,

@@ -234,7 +234,7 @@ static void op_store_stats(struct net_ctx *x)
 		uint64_t seg_bytes;
 		if (!decode(x, &r))
 			return;
-		sto_segments_usage(&segs, &seg_bytes);
+		sto_segments_usage(STO_STREAM_STATE, &segs, &seg_bytes);
 		net_ctx_begin(x, &call->w);
 		net_wr_u32(&call->w, s->cfg.log.epoch);
 		net_wr_u64(&call->w, s->recovery_ms);
@@ -259,10 +259,27 @@ static void op_store_stats(struct net_ctx *x)
 	net_wr_u64(&call->w, k->rewritten);
 	net_wr_u64(&call->w, k->segments_deleted);
 	net_wr_u64(&call->w, k->bytes_reclaimed);
-	if (nc->id + 1 < s->ncores)
+	uint64_t written = nc->events.receipts_written - nc->events.receipts_undone;
+	if (call->step > 0)
+		written += *(const uint64_t *)base_buf_head(&call->scratch);
+	base_buf_consume(&call->scratch, base_buf_readable(&call->scratch));
+	if (base_buf_append(&call->scratch, &written, sizeof(written))) {
+		net_ctx_error(x, HRL_E_INTERNAL, "out of memory");
+		return;
+	}
+	if (nc->id + 1 < s->ncores) {
 		x->next_core = (int)nc->id + 1;
-	else
-		net_ctx_end(x, &call->w);
+		return;
+	}
+	uint32_t ev_segs;
+	uint64_t ev_bytes;
+	sto_segments_usage(STO_STREAM_EVENTS, &ev_segs, &ev_bytes);
+	net_wr_u32(&call->w, ev_segs);
+	net_wr_u64(&call->w, ev_bytes);
+	net_wr_u64(&call->w, written);
+	net_wr_u64(&call->w, s->ev_recovered.receipts_replayed);
+	net_wr_u64(&call->w, sto_events_expired_total());
+	net_ctx_end(x, &call->w);
 }
 
 /* ---- apps ----------------------------------------------------------------------------- */
@@ -719,6 +736,188 @@ static void op_user_show(struct net_ctx *x)
 #define ANY (NET_ROLE_NONE | NET_ROLE_APP | NET_ROLE_ADMIN)
 #define AUTHED (NET_ROLE_APP | NET_ROLE_ADMIN)
 
+/* ---- receipts, history, counters ----------------------------------------------------------- */
+
+static void op_receipt_put(struct net_ctx *x)
+{
+	union net_req r;
+	struct net_wr w;
+	struct net_core *nc = x->nc;
+	struct net_server *s = nc->srv;
+
+	if (!decode(x, &r))
+		return;
+	const struct net_req_receipt *q = &r.receipt;
+	uint64_t now = nc->evlog.unix_ms_cached; /* the time the record will carry */
+	if (q->event_unix_ms > now + HRL_EVENT_FUTURE_MS_MAX) {
+		net_ctx_error(x, HRL_E_INVALID_ARGUMENT, "event_unix_ms is more than 24 h ahead of the engine's clock");
+		return;
+	}
+	uint64_t h = x->user_hash ? x->user_hash : sto_user_hash(&s->cfg.hash_key, x->app_idx, q->user.p, q->user.len);
+	uint32_t part = net_user_partition(s, h);
+	ALWAYS(net_partition_core(s, part) == nc->id);
+	struct sto_receipt rec = {
+		.message_id = q->message_id,
+		.campaign_id = q->campaign_id,
+		.user_hash = h,
+		.event_unix_ms = q->event_unix_ms ? q->event_unix_ms : now,
+		.app_idx = x->app_idx,
+		.channel = q->channel,
+		.vendor = q->vendor,
+		.state = q->state,
+		.reason_len = (uint8_t)q->reason.len,
+		.user_len = (uint8_t)q->user.len,
+		.reason = q->reason.p,
+		.user_id = q->user.p,
+	};
+	int rc = sto_events_room(&nc->events, &rec);
+	if (rc == -ENOBUFS && x->call && (nc->evlog.inflight_len || nc->evlog.buf_len != nc->evlog.flushed_len)) {
+		x->retry = true; /* a flush is coming: wait for it rather than refuse */
+		return;
+	}
+	if (rc == -ENOSPC) {
+		net_ctx_error(x, HRL_E_LIMIT_EXCEEDED, "this core's counter table is full (262144 app x campaign x channel x state keys per run)");
+		return;
+	}
+	if (rc) {
+		net_ctx_error(x, rc == -ENOBUFS ? HRL_E_BUSY : HRL_E_STORE,
+			      rc == -ENOBUFS ? "the store's write buffer is full; retry"
+					     : "the store cannot write (I/O error); nothing was recorded");
+		return;
+	}
+	uint64_t lsn;
+	sto_events_append(&nc->events, &rec, (uint16_t)part, &lsn);
+	x->wait_lsn = lsn + 1;
+	x->wait_events = true;
+	net_ctx_begin(x, &w);
+	net_wr_u64(&w, now);
+	net_ctx_end(x, &w);
+}
+
+#define HIST_REASON_MAX HRL_REASON_BYTES_MAX
+
+struct hist_page {
+	unsigned n;
+	struct {
+		struct sto_receipt r;
+		char reason[HIST_REASON_MAX];
+	} items[HRL_HISTORY_LIMIT_MAX];
+};
+
+static int hist_collect(void *arg, const struct sto_receipt *r)
+{
+	struct hist_page *pg = arg;
+	ALWAYS(pg->n < HRL_HISTORY_LIMIT_MAX);
+	pg->items[pg->n].r = *r;
+	memcpy(pg->items[pg->n].reason, r->reason, r->reason_len);
+	pg->items[pg->n].r.reason = pg->items[pg->n].reason;
+	pg->items[pg->n].r.user_id = NULL;
+	pg->n++;
+	return 0;
+}
+
+static void op_history(struct net_ctx *x)
+{
+	static __thread struct hist_page pg;
+	union net_req r;
+	struct net_wr w;
+	struct net_core *nc = x->nc;
+	struct net_server *s = nc->srv;
+
+	if (!decode(x, &r))
+		return;
+	const struct net_req_history *q = &r.history;
+	struct sto_pos cursor, next = { 0 };
+	bool start, more;
+	if (sto_pos_decode(q->cursor, s->cfg.events.epoch, &cursor, &start)) {
+		net_ctx_error(x, HRL_E_INVALID_ARGUMENT, "cursor is not one this engine gave out");
+		return;
+	}
+	uint64_t h = x->user_hash ? x->user_hash : sto_user_hash(&s->cfg.hash_key, x->app_idx, q->user.p, q->user.len);
+	pg.n = 0;
+	int rc = sto_events_history(&nc->events, h, x->app_idx, q->user.p, q->user.len, &cursor, start, q->limit,
+				    hist_collect, &pg, &next, &more);
+	if (rc) {
+		net_ctx_error(x, HRL_E_STORE, "the store could not read the history");
+		return;
+	}
+	uint8_t out_cursor[HRL_CURSOR_BYTES] = { 0 };
+	if (more)
+		sto_pos_encode(&next, out_cursor);
+	net_ctx_begin(x, &w);
+	net_wr_u16(&w, (uint16_t)pg.n);
+	for (unsigned i = 0; i < pg.n; i++) {
+		const struct sto_receipt *e = &pg.items[i].r;
+		net_wr_u64(&w, e->message_id);
+		net_wr_u64(&w, e->campaign_id);
+		net_wr_u8(&w, e->channel);
+		net_wr_u8(&w, e->vendor);
+		net_wr_u8(&w, e->state);
+		net_wr_u64(&w, e->event_unix_ms);
+		net_wr_u64(&w, e->recorded_unix_ms);
+		net_wr_str(&w, e->reason, e->reason_len);
+	}
+	net_wr_raw(&w, out_cursor, sizeof(out_cursor));
+	net_ctx_end(x, &w);
+}
+
+/* CAMPAIGN_COUNTERS: core 0 starts the sums (with the counts of earlier runs), every core adds its own. */
+struct counter_sums {
+	uint64_t campaign;
+	uint64_t v[HRL_CH_COUNT][HRL_STATE_COUNT];
+};
+
+static void counters_add_core(struct counter_sums *cs, const struct sto_counters *t, uint16_t app)
+{
+	for (unsigned ch = 1; ch < HRL_CH_COUNT; ch++)
+		for (unsigned st = 1; st < HRL_STATE_COUNT; st++)
+			cs->v[ch][st] += sto_counters_get(t, app, cs->campaign, (uint8_t)ch, (uint8_t)st);
+}
+
+static void op_campaign_counters(struct net_ctx *x)
+{
+	struct net_call *call = x->call;
+	struct net_core *nc = x->nc;
+	struct net_server *s = nc->srv;
+	struct counter_sums *cs;
+
+	if (call->step == 0) {
+		union net_req r;
+		struct counter_sums zero = { 0 };
+		if (!decode(x, &r))
+			return;
+		zero.campaign = r.campaign.campaign_id;
+		if (base_buf_append(&call->scratch, &zero, sizeof(zero))) {
+			net_ctx_error(x, HRL_E_INTERNAL, "out of memory");
+			return;
+		}
+		cs = (struct counter_sums *)base_buf_head(&call->scratch);
+		counters_add_core(cs, &s->counters_base, x->app_idx); /* read-only after start */
+	}
+	ALWAYS(call->step == nc->id);
+	cs = (struct counter_sums *)base_buf_head(&call->scratch);
+	counters_add_core(cs, &nc->events.counters, x->app_idx);
+	if (nc->id + 1 < s->ncores) {
+		x->next_core = (int)nc->id + 1;
+		return;
+	}
+	struct net_wr w;
+	uint16_t n = 0;
+	for (unsigned ch = 1; ch < HRL_CH_COUNT; ch++)
+		for (unsigned st = 1; st < HRL_STATE_COUNT; st++)
+			n += cs->v[ch][st] != 0;
+	net_ctx_begin(x, &w);
+	net_wr_u16(&w, n);
+	for (unsigned ch = 1; ch < HRL_CH_COUNT; ch++)
+		for (unsigned st = 1; st < HRL_STATE_COUNT; st++)
+			if (cs->v[ch][st]) {
+				net_wr_u8(&w, (uint8_t)ch);
+				net_wr_u8(&w, (uint8_t)st);
+				net_wr_u64(&w, cs->v[ch][st]);
+			}
+	net_ctx_end(x, &w);
+}
+
 const struct net_op_desc net_ops[HRL_OP_TABLE_SIZE] = {
 	[HRL_OP_HELLO] = { op_hello, ANY, NET_ROUTE_HERE, false },
 	[HRL_OP_AUTH] = { op_auth, ANY, NET_ROUTE_HERE, false },
@@ -737,4 +936,7 @@ const struct net_op_desc net_ops[HRL_OP_TABLE_SIZE] = {
 	[HRL_OP_TAG_DEL] = { op_tags, NET_ROLE_APP, NET_ROUTE_USER, false, true },
 	[HRL_OP_ATTR_SET] = { op_attr_set, NET_ROLE_APP, NET_ROUTE_USER, false, true },
 	[HRL_OP_USER_SHOW] = { op_user_show, NET_ROLE_APP, NET_ROUTE_USER, false },
+	[HRL_OP_RECEIPT_PUT] = { op_receipt_put, NET_ROLE_APP, NET_ROUTE_USER, false, true },
+	[HRL_OP_HISTORY] = { op_history, NET_ROLE_APP, NET_ROUTE_USER, false },
+	[HRL_OP_CAMPAIGN_COUNTERS] = { op_campaign_counters, NET_ROLE_APP, NET_ROUTE_ALL, true },
 };

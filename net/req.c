@@ -400,6 +400,61 @@ int net_req_decode(uint16_t opcode, const uint8_t *body, size_t len, union net_r
 			FAIL(HRL_E_BAD_BODY, "USER_SHOW body is str user_id");
 		return check_user(&out->user.user, why);
 	}
+	case HRL_OP_RECEIPT_PUT: {
+		struct net_req_receipt *e = &out->receipt;
+		rd_nstr(&r, &e->user);
+		e->message_id = net_rd_u64(&r);
+		e->campaign_id = net_rd_u64(&r);
+		e->channel = net_rd_u8(&r);
+		e->vendor = net_rd_u8(&r);
+		e->state = net_rd_u8(&r);
+		e->event_unix_ms = net_rd_u64(&r);
+		rd_nstr(&r, &e->reason);
+		if (!net_rd_done(&r))
+			FAIL(HRL_E_BAD_BODY, "RECEIPT_PUT body is str user_id, u64 message_id, u64 campaign_id, u8 channel, "
+					     "u8 vendor, u8 state, u64 event_unix_ms, str reason");
+		if ((rc = check_user(&e->user, why)))
+			return rc;
+		if (e->message_id == 0)
+			FAIL(HRL_E_INVALID_ARGUMENT, "message_id must not be 0");
+		if (e->channel == 0 || e->channel >= HRL_CH_COUNT)
+			FAIL(HRL_E_INVALID_ARGUMENT, "unknown channel");
+		if (e->vendor >= HRL_VENDOR_COUNT)
+			FAIL(HRL_E_INVALID_ARGUMENT, "unknown vendor");
+		if ((e->channel == HRL_CH_PUSH) != (e->vendor != HRL_VENDOR_NONE))
+			FAIL(HRL_E_INVALID_ARGUMENT, "push needs a vendor; other channels take vendor 0");
+		if (e->state == 0 || e->state >= HRL_STATE_COUNT)
+			FAIL(HRL_E_INVALID_ARGUMENT, "unknown state");
+		if (e->reason.len > HRL_REASON_BYTES_MAX)
+			FAIL(HRL_E_LIMIT_EXCEEDED, "reason is at most 64 bytes");
+		for (unsigned i = 0; i < e->reason.len; i++)
+			if (e->reason.p[i] < 0x20 || e->reason.p[i] > 0x7E)
+				FAIL(HRL_E_INVALID_ARGUMENT, "reason must be printable ASCII");
+		if (e->state == HRL_STATE_FAILED && e->reason.len == 0)
+			FAIL(HRL_E_INVALID_ARGUMENT, "a failed receipt needs a reason");
+		return 0;
+	}
+	case HRL_OP_HISTORY: {
+		struct net_req_history *h = &out->history;
+		rd_nstr(&r, &h->user);
+		h->cursor = net_rd_raw(&r, HRL_CURSOR_BYTES);
+		h->limit = net_rd_u16(&r);
+		if (!net_rd_done(&r))
+			FAIL(HRL_E_BAD_BODY, "HISTORY body is str user_id, raw[16] cursor, u16 limit");
+		if ((rc = check_user(&h->user, why)))
+			return rc;
+		if (h->limit == 0)
+			FAIL(HRL_E_INVALID_ARGUMENT, "limit must be 1-1000");
+		if (h->limit > HRL_HISTORY_LIMIT_MAX)
+			FAIL(HRL_E_LIMIT_EXCEEDED, "at most 1000 receipts per page");
+		return 0;
+	}
+	case HRL_OP_CAMPAIGN_COUNTERS: {
+		out->campaign.campaign_id = net_rd_u64(&r);
+		if (!net_rd_done(&r))
+			FAIL(HRL_E_BAD_BODY, "CAMPAIGN_COUNTERS body is u64 campaign_id");
+		return 0;
+	}
 	default:
 		FAIL(HRL_E_UNKNOWN_OPCODE, "unknown opcode");
 	}

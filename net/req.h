@@ -75,7 +75,31 @@ struct net_req_user {
 	struct net_str user;
 };
 
+struct net_req_receipt {
+	struct net_str user;
+	uint64_t message_id;
+	uint64_t campaign_id;
+	uint8_t channel;
+	uint8_t vendor;
+	uint8_t state;
+	uint64_t event_unix_ms;  /* 0: now; the handler checks it against the clock */
+	struct net_str reason;
+};
+
+struct net_req_history {
+	struct net_str user;
+	const uint8_t *cursor;   /* HRL_CURSOR_BYTES */
+	uint16_t limit;
+};
+
+struct net_req_campaign {
+	uint64_t campaign_id;
+};
+
 union net_req {
+	struct net_req_receipt receipt;
+	struct net_req_history history;
+	struct net_req_campaign campaign;
 	struct net_req_hello hello;
 	struct net_req_auth auth;
 	struct net_req_app app;

@@ -307,16 +307,19 @@ static void call_finish(struct net_core *nc, struct net_call *call)
 	}
 }
 
-static void call_park(struct net_core *nc, struct net_call *call, uint64_t lsn, int resume_core)
+static void call_park(struct net_core *nc, struct net_call *call, uint64_t lsn, int resume_core, bool events)
 {
+	struct net_call **head = events ? &nc->ev_wait_head : &nc->wait_head;
+	struct net_call **tail = events ? &nc->ev_wait_tail : &nc->wait_tail;
 	call->wait_lsn = lsn;
 	call->resume_core = resume_core;
+	call->wait_stream = events ? STO_STREAM_EVENTS : STO_STREAM_STATE;
 	call->wait_next = NULL;
-	if (nc->wait_tail)
-		nc->wait_tail->wait_next = call;
+	if (*tail)
+		(*tail)->wait_next = call;
 	else
-		nc->wait_head = call;
-	nc->wait_tail = call;
+		*head = call;
+	*tail = call;
 }
 
 static void call_run(struct net_core *nc, struct net_call *call, unsigned core);
@@ -343,15 +346,14 @@ static void room_retry(struct net_core *nc)
 	}
 }
 
-/* The log is durable below lsn: answer or continue every call waiting on it. */
-static void on_durable(struct sto_log *l, uint64_t lsn)
+/* A log is durable below lsn: answer or continue every call waiting on it. */
+static void answer_durable(struct net_core *nc, struct net_call **head, struct net_call **tail, uint64_t lsn)
 {
-	struct net_core *nc = net_core_of(l->io);
-	while (nc->wait_head && nc->wait_head->wait_lsn < lsn) {
-		struct net_call *call = nc->wait_head;
-		nc->wait_head = call->wait_next;
-		if (!nc->wait_head)
-			nc->wait_tail = NULL;
+	while (*head && (*head)->wait_lsn < lsn) {
+		struct net_call *call = *head;
+		*head = call->wait_next;
+		if (!*head)
+			*tail = NULL;
 		if (call->resume_core >= 0)
 			call_run(nc, call, (unsigned)call->resume_core);
 		else
@@ -360,19 +362,17 @@ static void on_durable(struct sto_log *l, uint64_t lsn)
 	room_retry(nc);
 }
 
-/* Everything from lsn on is lost: every waiting call is answered E_STORE. */
-static void on_failed(struct sto_log *l, uint64_t lsn, int err)
+/* Everything from lsn on is lost: every call waiting on that log is answered E_STORE. */
+static void answer_failed(struct net_core *nc, struct net_call **head, struct net_call **tail, int err)
 {
-	struct net_core *nc = net_core_of(l->io);
 	char msg[160];
-	net_compact_restart(nc);
 	snprintf(msg, sizeof(msg), "the store could not make the change durable (%s); it was not applied",
 		 strerror(-err));
-	while (nc->wait_head) {
-		struct net_call *call = nc->wait_head;
-		nc->wait_head = call->wait_next;
-		if (!nc->wait_head)
-			nc->wait_tail = NULL;
+	while (*head) {
+		struct net_call *call = *head;
+		*head = call->wait_next;
+		if (!*head)
+			*tail = NULL;
 		call->resp.off = call->resp.len = 0;
 		if (net_wr_error(&call->resp, call->opcode, call->request_id, HRL_E_STORE, msg))
 			base_log(BASE_LOG_ERROR, "msg=\"cannot encode error answer\"");
@@ -380,6 +380,51 @@ static void on_failed(struct sto_log *l, uint64_t lsn, int err)
 	}
 	room_retry(nc); /* a new segment is open: there is room again */
 }
+
+static void on_durable(struct sto_log *l, uint64_t lsn)
+{
+	struct net_core *nc = net_core_of(l->io);
+	answer_durable(nc, &nc->wait_head, &nc->wait_tail, lsn);
+}
+
+static void on_failed(struct sto_log *l, uint64_t lsn, int err)
+{
+	struct net_core *nc = net_core_of(l->io);
+	net_compact_restart(nc);
+	answer_failed(nc, &nc->wait_head, &nc->wait_tail, err);
+}
+
+static void on_ev_durable(struct sto_log *l, uint64_t lsn)
+{
+	struct net_core *nc = net_core_of(l->io);
+	sto_events_on_durable(&nc->events, lsn);
+	answer_durable(nc, &nc->ev_wait_head, &nc->ev_wait_tail, lsn);
+}
+
+static void on_ev_failed(struct sto_log *l, uint64_t lsn, int err)
+{
+	struct net_core *nc = net_core_of(l->io);
+	answer_failed(nc, &nc->ev_wait_head, &nc->ev_wait_tail, err);
+}
+
+static void on_ev_undo(struct sto_log *l, const struct sto_rec_hdr *h, const uint8_t *payload, uint64_t prev_loc)
+{
+	sto_events_on_undo(&net_core_of(l->io)->events, h, payload);
+}
+
+static void on_ev_opened(struct sto_log *l)
+{
+	struct net_core *nc = net_core_of(l->io);
+	if (nc->events.log) /* not before the events are set up */
+		sto_events_on_opened(&nc->events);
+}
+
+static const struct sto_log_hooks ev_hooks = {
+	.durable = on_ev_durable,
+	.undo = on_ev_undo,
+	.failed = on_ev_failed,
+	.opened = on_ev_opened,
+};
 
 /* Run the call's steps while they are on this core; ship it when not. */
 static void call_run(struct net_core *nc, struct net_call *call, unsigned core)
@@ -410,7 +455,7 @@ static void call_run(struct net_core *nc, struct net_call *call, unsigned core)
 		}
 		call->step++;
 		if (x.wait_lsn && nc->log.cfg->fsync_mode == STO_FSYNC_ALWAYS) {
-			call_park(nc, call, x.wait_lsn, x.next_core);
+			call_park(nc, call, x.wait_lsn, x.next_core, x.wait_events);
 			return;
 		}
 		if (x.next_core < 0)
@@ -756,6 +801,7 @@ static void flush_sends(struct iou_core *io)
 
 	net_compact_slice(nc);
 	sto_log_flush(&nc->log, io->now_ms);
+	sto_log_flush(&nc->evlog, io->now_ms);
 	while (nc->rearm) {
 		struct net_conn *c = nc->rearm;
 		nc->rearm = c->rearm_next;
@@ -816,6 +862,15 @@ static void on_tick(struct iou_core *io)
 	if (!nc->draining && __atomic_load_n(&s->stopping, __ATOMIC_ACQUIRE))
 		start_drain(nc);
 	net_compact_tick(nc);
+	sto_events_tick(&nc->events);
+	if (nc->id == 0 && io->now_ms - s->last_expire_ms >= 1000) {
+		s->last_expire_ms = io->now_ms;
+		struct timespec ts;
+		clock_gettime(CLOCK_REALTIME, &ts);
+		uint64_t now = (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+		if (now > s->cfg.retention_ms)
+			sto_events_expire(now - s->cfg.retention_ms);
+	}
 	uint32_t stall_ms = s->cfg.read_stall_ms;
 	for (uint32_t i = 0; i < nc->conn_cap; i++) {
 		struct net_conn *c = nc->conns[i];
@@ -887,6 +942,10 @@ static void *core_main(void *arg)
 	nc->setup_rc = iou_core_setup(&nc->io);
 	if (!nc->setup_rc) {
 		nc->setup_rc = sto_log_open(&nc->log, &s->cfg.log, &nc->io, nc->id);
+		if (!nc->setup_rc)
+			nc->setup_rc = sto_log_open(&nc->evlog, &s->cfg.events, &nc->io, nc->id);
+		if (!nc->setup_rc)
+			nc->setup_rc = sto_events_init(&nc->events, &nc->evlog, nc->id, s->cfg.events.epoch);
 		if (nc->setup_rc)
 			base_log(BASE_LOG_ERROR, "msg=\"cannot open the store\" err=%d", nc->setup_rc);
 	}
@@ -913,6 +972,8 @@ static void *core_main(void *arg)
 out:
 	core_free_state(nc);
 	sto_log_close(&nc->log);
+	sto_log_close(&nc->evlog);
+	sto_events_free(&nc->events);
 	iou_core_teardown(&nc->io);
 	return NULL;
 }
@@ -1189,6 +1250,23 @@ int net_server_recover(struct net_server *s)
 		}
 	}
 	s->cfg.log.epoch = s->recovered.max_epoch + 1;
+	s->cfg.log.cores = (uint16_t)s->ncores;
+	s->cfg.events.epoch = s->cfg.log.epoch;
+	s->cfg.events.cores = (uint16_t)s->ncores;
+	s->cfg.events.dir = s->cfg.events_dir;
+	s->cfg.events.stream = STO_STREAM_EVENTS;
+	s->cfg.events.hooks = &ev_hooks;
+	s->cfg.events.lz4 = false; /* retention deletes them whole; receipts are read back by offset */
+	rc = sto_events_recover(s->cfg.events_dir, s->cfg.events.epoch, &s->counters_base, &s->ev_recovered);
+	if (rc) {
+		base_log(BASE_LOG_ERROR, "msg=\"store: cannot recover receipts\" dir=%s err=%d", s->cfg.events_dir, rc);
+		return rc;
+	}
+	base_log(BASE_LOG_INFO,
+		 "msg=\"receipts recovered\" segments=%llu hints_built=%llu receipts_replayed=%llu base_epoch=%u ms=%llu",
+		 (unsigned long long)s->ev_recovered.segments, (unsigned long long)s->ev_recovered.hints_built,
+		 (unsigned long long)s->ev_recovered.receipts_replayed, s->ev_recovered.base_epoch,
+		 (unsigned long long)s->ev_recovered.ms);
 	if (!sto_segments_old_epoch_present(s->cfg.log.epoch))
 		s->old_epochs_gone = 1;
 	s->recovery_ms = iou_now_ms() - t0;
@@ -1230,6 +1308,7 @@ int net_server_init(struct net_server *s, const struct net_config *cfg)
 		nc->accept_op.kind = NET_OP_ACCEPT;
 		nc->listen_fd = -1;
 		nc->log.fd = -1;
+		nc->evlog.fd = -1;
 		nc->part_seq = calloc(cfg->partitions, sizeof(*nc->part_seq));
 		if (!nc->part_seq) {
 			rc = -ENOMEM;
@@ -1303,5 +1382,7 @@ void net_server_wait(struct net_server *s)
 		s->cores[i] = NULL;
 	}
 	pthread_barrier_destroy(&start_barrier);
+	sto_events_close_all();
 	sto_segments_close_all();
+	sto_counters_free(&s->counters_base);
 }

@@ -30,6 +30,7 @@
 #include "net/wire.h"
 #include "store/alias_index.h"
 #include "store/apps.h"
+#include "store/events.h"
 #include "store/log.h"
 #include "store/users.h"
 
@@ -45,6 +46,9 @@ struct net_config {
 	char log_dir[4096];
 	struct sto_log_cfg log;   /* log.dir points at log_dir; epoch set by recovery */
 	uint64_t compact_bytes;   /* start a compaction round after this many bytes */
+	char events_dir[4096];
+	struct sto_log_cfg events; /* events.dir points at events_dir; epoch from recovery */
+	uint64_t retention_ms;    /* receipt segments older than this are deleted */
 };
 
 struct net_core;
@@ -128,6 +132,10 @@ struct net_core {
 	struct sto_users users;
 	struct sto_alias_index aliases;
 	struct sto_log log;
+	struct sto_log evlog;    /* receipts */
+	struct sto_events events;
+	struct net_call *ev_wait_head; /* calls waiting for the event log */
+	struct net_call *ev_wait_tail;
 	uint64_t *part_seq;      /* last record sequence per partition (own partitions) */
 	uint64_t apps_seq;       /* core 0 */
 	uint64_t apps_loc[HRL_APPS_MAX]; /* core 0: latest record of each app */
@@ -157,6 +165,9 @@ struct net_server {
 	struct sto_scan_stats recovered;
 	uint64_t recovery_ms;
 	unsigned cores_compacted;  /* atomic: cores done with a round this epoch */
+	struct sto_counters counters_base; /* read-only: counts of earlier runs */
+	struct sto_events_recovery ev_recovered;
+	uint64_t last_expire_ms;   /* core 0 */
 	int old_epochs_gone;       /* atomic: earlier epochs' segments deleted */
 };
 
@@ -193,6 +204,7 @@ struct net_call {
 	uint64_t wait_lsn;       /* durable wait: its record's LSN */
 	uint64_t user_hash;      /* hash of the body's user id, 0 if not computed */
 	int resume_core;         /* where to go once durable, -1: finish */
+	uint8_t wait_stream;     /* enum sto_stream the durable wait is on */
 	struct net_call *wait_next;
 	struct net_wr w;         /* the answer frame being written into resp */
 	struct base_buf resp;
@@ -215,6 +227,7 @@ struct net_ctx {
 	struct base_buf *out;    /* the answer frame goes here */
 	int next_core;           /* >= 0: continue on that core (calls only) */
 	uint64_t wait_lsn;       /* > 0: answer only once the log is durable past it */
+	bool wait_events;        /* ... the event log, not the state log */
 	uint64_t user_hash;      /* routing already hashed the body's user id (0: not) */
 	bool retry;              /* no room in the log: run this step again after the next flush */
 };

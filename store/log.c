@@ -35,6 +35,11 @@
 struct sto_log_hooks sto_log_hooks;
 
 static int fsync_dir(const char *dir);
+
+static const struct sto_log_hooks *hooks_of(const struct sto_log *l)
+{
+	return l->cfg->hooks ? l->cfg->hooks : &sto_log_hooks;
+}
 struct seg_entry;
 static int lz4_load_index(int fd, struct seg_entry *s);
 
@@ -45,6 +50,7 @@ struct seg_entry {
 	char *path;
 	int fd;
 	uint32_t epoch, core, n; /* from the file name; immutable once registered */
+	uint8_t stream;          /* enum sto_stream, from the directory's name */
 	bool deleted;
 	bool lz4;                /* fd is the .seg.lz4 form: read through its block index */
 	uint32_t nblocks;
@@ -75,6 +81,8 @@ int sto_segments_register(const char *path, uint32_t *idx)
 	s->fd = fd;
 	if (sscanf(base ? base + 1 : path, "e%8u-c%3u-%6u", &s->epoch, &s->core, &s->n) != 3)
 		s->epoch = s->core = s->n = 0;
+	s->stream = base && base - path >= 7 && memcmp(base - 7, "/events", 7) == 0 ? STO_STREAM_EVENTS
+										     : STO_STREAM_STATE;
 	size_t plen = strlen(path);
 	if (plen > 4 && strcmp(path + plen - 4, ".lz4") == 0) {
 		s->lz4 = lz4_load_index(fd, s) == 0;
@@ -92,6 +100,8 @@ bool sto_segments_obsolete(uint32_t idx, uint32_t cur_epoch, unsigned core, uint
 	if (!idx || idx >= __atomic_load_n(&seg_count, __ATOMIC_ACQUIRE))
 		return false;
 	const struct seg_entry *s = &seg_table[idx];
+	if (s->stream != STO_STREAM_STATE)
+		return false;
 	return s->epoch < cur_epoch || (s->epoch == cur_epoch && s->core == core && s->n < before_n);
 }
 
@@ -100,7 +110,7 @@ bool sto_segments_old_epoch_present(uint32_t cur_epoch)
 	bool found = false;
 	pthread_mutex_lock(&seg_lock);
 	for (uint32_t i = 1; i < seg_count && !found; i++)
-		found = !seg_table[i].deleted && seg_table[i].epoch < cur_epoch;
+		found = !seg_table[i].deleted && seg_table[i].stream == STO_STREAM_STATE && seg_table[i].epoch < cur_epoch;
 	pthread_mutex_unlock(&seg_lock);
 	return found;
 }
@@ -113,7 +123,7 @@ unsigned sto_segments_delete(const char *dir, uint32_t cur_epoch, int core, uint
 		struct seg_entry *s = &seg_table[i];
 		bool match = core < 0 ? s->epoch < cur_epoch
 				      : s->epoch == cur_epoch && s->core == (uint32_t)core && s->n < before_n;
-		if (s->deleted || !match)
+		if (s->deleted || !match || s->stream != STO_STREAM_STATE)
 			continue;
 		struct stat st;
 		if (fstat(s->fd, &st) == 0)
@@ -129,14 +139,14 @@ unsigned sto_segments_delete(const char *dir, uint32_t cur_epoch, int core, uint
 	return n;
 }
 
-void sto_segments_usage(uint32_t *count, uint64_t *bytes)
+void sto_segments_usage(enum sto_stream stream, uint32_t *count, uint64_t *bytes)
 {
 	*count = 0;
 	*bytes = 0;
 	pthread_mutex_lock(&seg_lock);
 	for (uint32_t i = 1; i < seg_count; i++) {
 		struct stat st;
-		if (seg_table[i].deleted || fstat(seg_table[i].fd, &st))
+		if (seg_table[i].deleted || seg_table[i].stream != stream || fstat(seg_table[i].fd, &st))
 			continue;
 		(*count)++;
 		*bytes += (uint64_t)st.st_blocks * 512u;
@@ -151,7 +161,7 @@ int sto_segments_pread(uint32_t idx, void *buf, size_t n, uint64_t off)
 {
 	int rc = -ENOENT;
 	pthread_mutex_lock(&seg_lock); /* held across the read: a segment may switch to its LZ4 form */
-	if (idx && idx < seg_count) {
+	if (idx && idx < seg_count && seg_table[idx].fd >= 0) {
 		const struct seg_entry *s = &seg_table[idx];
 		if (s->lz4) {
 			rc = lz4_pread(s, buf, n, off);
@@ -162,6 +172,31 @@ int sto_segments_pread(uint32_t idx, void *buf, size_t n, uint64_t off)
 	}
 	pthread_mutex_unlock(&seg_lock);
 	return rc;
+}
+
+bool sto_segments_ident(uint32_t idx, uint32_t *epoch, uint32_t *core, uint32_t *n)
+{
+	if (!idx || idx >= __atomic_load_n(&seg_count, __ATOMIC_ACQUIRE))
+		return false;
+	const struct seg_entry *s = &seg_table[idx]; /* immutable fields */
+	*epoch = s->epoch;
+	*core = s->core;
+	*n = s->n;
+	return true;
+}
+
+void sto_segments_drop(uint32_t idx)
+{
+	pthread_mutex_lock(&seg_lock);
+	if (idx && idx < seg_count && !seg_table[idx].deleted) {
+		struct seg_entry *s = &seg_table[idx];
+		if (unlink(s->path) == 0 || errno == ENOENT) {
+			s->deleted = true;
+			close(s->fd);
+			s->fd = -1;
+		}
+	}
+	pthread_mutex_unlock(&seg_lock);
 }
 
 const char *sto_segments_path(uint32_t idx)
@@ -176,7 +211,8 @@ void sto_segments_close_all(void)
 {
 	pthread_mutex_lock(&seg_lock);
 	for (uint32_t i = 1; i < seg_count; i++) {
-		close(seg_table[i].fd);
+		if (seg_table[i].fd >= 0)
+			close(seg_table[i].fd);
 		free(seg_table[i].path);
 		free(seg_table[i].block_off);
 	}
@@ -543,7 +579,7 @@ struct spare {
 
 static pthread_mutex_t spare_lock = PTHREAD_MUTEX_INITIALIZER;
 static pthread_cond_t spare_cond = PTHREAD_COND_INITIALIZER;
-static struct spare spares[HRL_CORES_MAX];
+static struct spare spares[STO_STREAMS][HRL_CORES_MAX];
 static bool spare_thread_started;
 
 /* sealed segments waiting for their LZ4 form (guarded by spare_lock) */
@@ -554,15 +590,33 @@ static struct {
 } lz4_queue[LZ4_QUEUE_MAX];
 static uint32_t lz4_head, lz4_count;
 
+/* other background jobs (guarded by spare_lock) */
+#define BG_QUEUE_MAX 4096u
+static struct {
+	void (*fn)(void *arg);
+	void *arg;
+} bg_queue[BG_QUEUE_MAX];
+static uint32_t bg_head, bg_count;
+
 static void *spare_main(void *arg)
 {
 	pthread_mutex_lock(&spare_lock);
 	for (;;) {
-		int want = -1;
-		for (int i = 0; i < (int)HRL_CORES_MAX && want < 0; i++)
-			if (spares[i].state == 1)
-				want = i;
-		if (want < 0 && lz4_count) { /* spares first: a core may be waiting for one */
+		struct spare *want = NULL;
+		for (unsigned i = 0; i < STO_STREAMS * HRL_CORES_MAX && !want; i++)
+			if (spares[i / HRL_CORES_MAX][i % HRL_CORES_MAX].state == 1)
+				want = &spares[i / HRL_CORES_MAX][i % HRL_CORES_MAX];
+		if (!want && bg_count) {
+			void (*fn)(void *) = bg_queue[bg_head].fn;
+			void *job_arg = bg_queue[bg_head].arg;
+			bg_head = (bg_head + 1) % BG_QUEUE_MAX;
+			bg_count--;
+			pthread_mutex_unlock(&spare_lock);
+			fn(job_arg);
+			pthread_mutex_lock(&spare_lock);
+			continue;
+		}
+		if (!want && lz4_count) { /* spares first: a core may be waiting for one */
 			uint32_t idx = lz4_queue[lz4_head].idx;
 			uint64_t raw = lz4_queue[lz4_head].raw;
 			lz4_head = (lz4_head + 1) % LZ4_QUEUE_MAX;
@@ -572,17 +626,17 @@ static void *spare_main(void *arg)
 			pthread_mutex_lock(&spare_lock);
 			continue;
 		}
-		if (want < 0) {
+		if (!want) {
 			pthread_cond_wait(&spare_cond, &spare_lock);
 			continue;
 		}
 		char path[4200];
-		uint64_t bytes = spares[want].bytes;
-		memcpy(path, spares[want].path, sizeof(path));
+		uint64_t bytes = want->bytes;
+		memcpy(path, want->path, sizeof(path));
 		pthread_mutex_unlock(&spare_lock);
 		int rc = zero_file(path, bytes);
 		pthread_mutex_lock(&spare_lock);
-		spares[want].state = rc ? 3 : 2;
+		want->state = rc ? 3 : 2;
 	}
 	return NULL;
 }
@@ -603,6 +657,22 @@ static void lz4_request(uint32_t idx, uint64_t raw)
 	pthread_mutex_unlock(&spare_lock);
 }
 
+int sto_bg_submit(void (*fn)(void *arg), void *arg)
+{
+	int rc = -EAGAIN;
+	pthread_mutex_lock(&spare_lock);
+	if (bg_count < BG_QUEUE_MAX) {
+		bg_queue[(bg_head + bg_count) % BG_QUEUE_MAX].fn = fn;
+		bg_queue[(bg_head + bg_count) % BG_QUEUE_MAX].arg = arg;
+		bg_count++;
+		spare_thread_start();
+		pthread_cond_signal(&spare_cond);
+		rc = 0;
+	}
+	pthread_mutex_unlock(&spare_lock);
+	return rc;
+}
+
 /* With spare_lock held. */
 static void spare_thread_start(void)
 {
@@ -621,7 +691,7 @@ static void spare_thread_start(void)
 static void spare_request(const struct sto_log *l)
 {
 	pthread_mutex_lock(&spare_lock);
-	struct spare *s = &spares[l->core];
+	struct spare *s = &spares[l->cfg->stream][l->core];
 	if (s->state == 0 || s->state == 3) {
 		snprintf(s->path, sizeof(s->path), "%s/spare-c%03u.tmp", l->cfg->dir, l->core);
 		s->bytes = l->cfg->segment_bytes + HRL_LOG_BUF_BYTES;
@@ -632,10 +702,10 @@ static void spare_request(const struct sto_log *l)
 	pthread_mutex_unlock(&spare_lock);
 }
 
-bool sto_log_spare_ready(unsigned core)
+bool sto_log_spare_ready(enum sto_stream stream, unsigned core)
 {
 	pthread_mutex_lock(&spare_lock);
-	bool ready = spares[core].state == 2 || spares[core].state == 3;
+	bool ready = spares[stream][core].state == 2 || spares[stream][core].state == 3;
 	pthread_mutex_unlock(&spare_lock);
 	return ready;
 }
@@ -645,7 +715,7 @@ static int spare_take(const struct sto_log *l, const char *path)
 {
 	int rc = -EAGAIN;
 	pthread_mutex_lock(&spare_lock);
-	struct spare *s = &spares[l->core];
+	struct spare *s = &spares[l->cfg->stream][l->core];
 	if (s->state == 2 && s->bytes == l->cfg->segment_bytes + HRL_LOG_BUF_BYTES) {
 		rc = rename(s->path, path) ? -errno : 0;
 		s->state = 0;
@@ -691,8 +761,11 @@ static int segment_open(struct sto_log *l)
 	put32(h + 12, l->cfg->epoch);
 	h[16] = (uint8_t)l->core;
 	h[17] = (uint8_t)(l->core >> 8);
+	h[18] = (uint8_t)l->cfg->cores;
+	h[19] = (uint8_t)(l->cfg->cores >> 8);
 	put32(h + 20, n);
 	uint64_t now = unix_ms();
+	l->seg_created_ms = now;
 	memcpy(h + 24, &now, 8);
 	put32(h + 32, base_crc32c(0, h, 32));
 	/* the header goes to disk now, so a new segment is valid from its start */
@@ -721,6 +794,8 @@ static int segment_open(struct sto_log *l)
 	l->flushed_len = STO_SEG_HEADER_BYTES;
 	l->durable_lsn = l->lsn_base + l->flushed_len;
 	l->failed = false;
+	if (n > 1 && hooks_of(l)->opened)
+		hooks_of(l)->opened(l);
 	return 0;
 }
 
@@ -741,8 +816,12 @@ int sto_log_open(struct sto_log *l, const struct sto_log_cfg *cfg, struct iou_co
 		return -ENOMEM;
 	}
 	memset(l->buf, 0, HRL_LOG_BUF_BYTES);
+	/* one registered-buffer slot per stream, in a sparse table made by the first log */
 	struct iovec iov = { .iov_base = l->buf, .iov_len = HRL_LOG_BUF_BYTES };
-	l->buf_registered = io_uring_register_buffers(&io->ring, &iov, 1) == 0;
+	int rr = io_uring_register_buffers_update_tag(&io->ring, cfg->stream, &iov, NULL, 1);
+	if (rr < 0 && io_uring_register_buffers_sparse(&io->ring, STO_STREAMS) == 0)
+		rr = io_uring_register_buffers_update_tag(&io->ring, cfg->stream, &iov, NULL, 1);
+	l->buf_registered = rr >= 0;
 	if (mkdir(cfg->dir, 0755) && errno != EEXIST)
 		return -errno;
 	l->unix_ms_cached = unix_ms();
@@ -765,6 +844,12 @@ void sto_log_close(struct sto_log *l)
 static uint32_t rec_total(uint32_t payload)
 {
 	return (uint32_t)ALIGN_UP(STO_REC_HEADER_BYTES + payload, 8);
+}
+
+/* The current segment has covered its time window (time-partitioned streams). */
+static bool window_over(const struct sto_log *l)
+{
+	return l->cfg->window_ms && l->unix_ms_cached >= l->seg_created_ms + l->cfg->window_ms;
 }
 
 static void slide(struct sto_log *l)
@@ -793,7 +878,8 @@ int sto_log_room(struct sto_log *l, uint32_t payload_bytes)
 	}
 	if (l->undo_count >= HRL_LOG_BUF_BYTES / STO_REC_HEADER_BYTES)
 		return -ENOBUFS;
-	if (l->buf_seg_off + l->buf_len + need > l->cfg->segment_bytes && l->buf_len > STO_SEG_HEADER_BYTES) {
+	if ((l->buf_seg_off + l->buf_len + need > l->cfg->segment_bytes || window_over(l)) &&
+	    l->buf_seg_off + l->buf_len > STO_SEG_HEADER_BYTES) {
 		/* the segment is full: switch once everything in it is durable */
 		if (l->inflight_len || l->buf_len != l->flushed_len)
 			return -ENOBUFS; /* the next fsync completion switches, then the caller retries */
@@ -882,7 +968,7 @@ static void submit_flush(struct sto_log *l)
 		io_uring_prep_nop(sqe);
 		l->write_res = inject;
 	} else if (l->buf_registered) {
-		io_uring_prep_write_fixed(sqe, l->fd, l->buf + start, len, off, 0);
+		io_uring_prep_write_fixed(sqe, l->fd, l->buf + start, len, off, (int)l->cfg->stream);
 		l->write_res = 0;
 	} else {
 		io_uring_prep_write(sqe, l->fd, l->buf + start, len, off);
@@ -923,16 +1009,16 @@ static void log_fail(struct sto_log *l, int err)
 		const uint8_t *p = l->buf + (u->lsn - l->lsn_base);
 		struct sto_rec_hdr h;
 		memcpy(&h, p, sizeof(h));
-		if (sto_log_hooks.undo)
-			sto_log_hooks.undo(l, &h, p + STO_REC_HEADER_BYTES, u->prev_loc);
+		if (hooks_of(l)->undo)
+			hooks_of(l)->undo(l, &h, p + STO_REC_HEADER_BYTES, u->prev_loc);
 	}
 	l->undo_count = 0;
 	memset(l->buf + l->flushed_len, 0, l->buf_len - l->flushed_len);
 	l->buf_len = l->flushed_len;
 	l->inflight_len = 0;
 	l->failed = true;
-	if (sto_log_hooks.failed)
-		sto_log_hooks.failed(l, l->durable_lsn, err);
+	if (hooks_of(l)->failed)
+		hooks_of(l)->failed(l, l->durable_lsn, err);
 	if (segment_open(l) == 0)
 		base_log(BASE_LOG_WARN, "msg=\"store: continuing in a new segment\" segment=%s",
 			 sto_segments_path(l->seg_idx));
@@ -984,15 +1070,17 @@ void sto_log_on_fsync(struct iou_core *io, struct iou_op *op, struct io_uring_cq
 	}
 	if (l->flushed_len >= HRL_LOG_SLIDE_BYTES)
 		slide(l); /* moves only what is not yet durable: keep the buffer's room */
-	if (l->buf_len == l->flushed_len && l->buf_seg_off + l->buf_len >= l->cfg->segment_bytes) {
+	if (l->buf_len == l->flushed_len &&
+	    (l->buf_seg_off + l->buf_len >= l->cfg->segment_bytes ||
+	     (window_over(l) && l->buf_seg_off + l->buf_len > STO_SEG_HEADER_BYTES))) {
 		int rc = segment_open(l); /* before the hook: waiters for room retry in it */
 		if (rc) {
 			base_log(BASE_LOG_ERROR, "msg=\"store: cannot open the next segment\" err=%d", rc);
 			l->failed = true;
 		}
 	}
-	if (sto_log_hooks.durable)
-		sto_log_hooks.durable(l, l->durable_lsn);
+	if (hooks_of(l)->durable)
+		hooks_of(l)->durable(l, l->durable_lsn);
 }
 
 /* ---- reading --------------------------------------------------------------------- */
@@ -1023,6 +1111,66 @@ int sto_log_read(uint64_t loc, struct sto_rec_hdr *h, uint8_t *buf, size_t cap)
 	return rec_valid(buf, STO_REC_HEADER_BYTES + len, h) ? 0 : -EBADMSG;
 }
 
+int sto_log_read_own(const struct sto_log *l, uint64_t loc, struct sto_rec_hdr *h, uint8_t *buf, size_t cap)
+{
+	uint64_t off = STO_LOC_OFF(loc);
+	if (STO_LOC_SEG(loc) != l->seg_idx || off < l->buf_seg_off)
+		return sto_log_read(loc, h, buf, cap);
+	/* still in the write buffer: our own memory, its CRC may not be set yet */
+	uint64_t at = off - l->buf_seg_off;
+	if (at + STO_REC_HEADER_BYTES > l->buf_len)
+		return -ENOENT;
+	memcpy(h, l->buf + at, sizeof(*h));
+	if (h->len > cap - STO_REC_HEADER_BYTES || at + STO_REC_HEADER_BYTES + h->len > l->buf_len)
+		return -EBADMSG;
+	memcpy(buf, l->buf + at, STO_REC_HEADER_BYTES + h->len);
+	return 0;
+}
+
+int sto_segment_map(const char *path, bool lz4, const uint8_t **m, size_t *size, void **release)
+{
+	*m = NULL;
+	*size = 0;
+	*release = NULL;
+	if (lz4) {
+		uint8_t *raw = lz4_read_all(path, size);
+		if (!raw)
+			return -EBADMSG;
+		*m = raw;
+		*release = raw;
+		return 0;
+	}
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	struct stat sb;
+	if (fd < 0 || fstat(fd, &sb)) {
+		int rc = -errno;
+		if (fd >= 0)
+			close(fd);
+		return rc;
+	}
+	if (sb.st_size > 0) {
+		void *p = mmap(NULL, (size_t)sb.st_size, PROT_READ, MAP_PRIVATE, fd, 0);
+		if (p == MAP_FAILED) {
+			int rc = -errno;
+			close(fd);
+			return rc;
+		}
+		madvise(p, (size_t)sb.st_size, MADV_SEQUENTIAL);
+		*m = p;
+		*size = (size_t)sb.st_size;
+	}
+	close(fd);
+	return 0;
+}
+
+void sto_segment_unmap(const uint8_t *m, size_t size, void *release)
+{
+	if (release)
+		free(release);
+	else if (m && size)
+		munmap((void *)m, size);
+}
+
 struct seg_name {
 	uint32_t epoch, core, n;
 	bool lz4;
@@ -1047,11 +1195,9 @@ static bool all_zero(const uint8_t *p, size_t n)
 	return true;
 }
 
-/* Returns the offset after the last valid record (the used length), 0 if the header is bad. */
-static size_t scan_segment(const char *path, const uint8_t *m, size_t size, uint32_t idx,
-			   sto_apply_fn *apply, void *arg, struct sto_scan_stats *st, unsigned worker)
+size_t sto_segment_scan(const char *path, const uint8_t *m, size_t size, uint32_t idx, sto_apply_fn *apply,
+			void *arg, struct sto_scan_stats *st, unsigned worker, bool report)
 {
-	bool report = worker == 0;
 	uint32_t crc;
 	size_t used = STO_SEG_HEADER_BYTES;
 	if (size < STO_SEG_HEADER_BYTES || memcmp(m, "HRLDSEG1", 8) != 0 ||
@@ -1127,7 +1273,7 @@ static void *scan_worker(void *p)
 				}
 				continue;
 			}
-			scan_segment(path, raw, raw_size, j->idx[i], j->apply, j->arg, j->st, j->worker);
+			sto_segment_scan(path, raw, raw_size, j->idx[i], j->apply, j->arg, j->st, j->worker, j->worker == 0);
 			free(raw);
 			continue;
 		}
@@ -1147,7 +1293,8 @@ static void *scan_worker(void *p)
 				break;
 			}
 			madvise(m, (size_t)sb.st_size, MADV_SEQUENTIAL);
-			size_t used = scan_segment(path, m, (size_t)sb.st_size, j->idx[i], j->apply, j->arg, j->st, j->worker);
+			size_t used = sto_segment_scan(path, m, (size_t)sb.st_size, j->idx[i], j->apply, j->arg, j->st,
+						       j->worker, j->worker == 0);
 			if (j->worker == 0)
 				j->used[i] = used;
 			munmap(m, (size_t)sb.st_size);

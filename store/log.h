@@ -15,7 +15,7 @@
  *     8   4  version (1)
  *     12  4  epoch
  *     16  2  core
- *     18  2  reserved (0)
+ *     18  2  cores: how many cores the engine ran with (0 in older files)
  *     20  4  n (segment number within the epoch and core)
  *     24  8  created_unix_ms
  *     32  4  crc32c of bytes 0..31
@@ -61,8 +61,18 @@ enum sto_rec_type {
 	STO_REC_USER_PUT = 1, /* full state of one user */
 	STO_REC_USER_DEL = 2, /* the user holds nothing any more */
 	STO_REC_APP_PUT = 3,  /* one app of the directory */
+	STO_REC_RECEIPT = 4,  /* one receipt (store/events.h) */
+	STO_REC_COUNTERS = 5, /* a part of a core's counter checkpoint (store/events.h) */
 };
-#define STO_REC_TYPES 4
+#define STO_REC_TYPES 6
+#define STO_PARTITION_COUNTERS 0xFFFEu
+
+/* Streams: each core writes one log of each, in its own directory. */
+enum sto_stream {
+	STO_STREAM_STATE = 0,  /* <data>/log: compacted state */
+	STO_STREAM_EVENTS = 1, /* <data>/events: receipts, deleted whole by retention */
+};
+#define STO_STREAMS 2
 
 struct sto_rec_hdr {
 	uint32_t crc;
@@ -94,8 +104,29 @@ enum sto_fsync_mode {
 	STO_FSYNC_INTERVAL = 1, /* answer at once, fdatasync every interval */
 };
 
+struct sto_log;
+struct sto_rec_hdr;
+
+/*
+ * Called by the log on its core: durable(lsn) when everything below lsn is
+ * durable; failed(lsn, err) when everything from lsn on was lost (after the
+ * undo callback ran for each lost record, newest first); opened(l) right
+ * after a new segment (not the first of the run) became current, before
+ * anything else is appended to it.
+ */
+struct sto_log_hooks {
+	void (*durable)(struct sto_log *l, uint64_t lsn);
+	void (*undo)(struct sto_log *l, const struct sto_rec_hdr *h, const uint8_t *payload, uint64_t prev_loc);
+	void (*failed)(struct sto_log *l, uint64_t lsn, int err);
+	void (*opened)(struct sto_log *l);
+};
+
 struct sto_log_cfg {
-	const char *dir;          /* <data>/log */
+	const char *dir;          /* <data>/log or <data>/events */
+	enum sto_stream stream;
+	const struct sto_log_hooks *hooks; /* NULL: sto_log_hooks */
+	uint16_t cores;           /* written in segment headers */
+	uint64_t window_ms;       /* > 0: a segment holds at most this much time */
 	uint32_t epoch;
 	enum sto_fsync_mode fsync_mode;
 	uint32_t fsync_interval_ms;
@@ -132,6 +163,7 @@ struct sto_log {
 	uint32_t write_total;     /* bytes the in-flight write must cover */
 
 	uint64_t unix_ms_cached;  /* the time records get, refreshed at every flush call */
+	uint64_t seg_created_ms;  /* when the current segment was opened */
 	uint64_t lsn_base;        /* LSN of buf[0] */
 	uint64_t durable_lsn;     /* everything below is durable */
 	uint64_t last_sync_ms;
@@ -165,14 +197,24 @@ bool sto_segments_old_epoch_present(uint32_t cur_epoch);
  * space freed to *bytes; returns how many were deleted.
  */
 unsigned sto_segments_delete(const char *dir, uint32_t cur_epoch, int core, uint32_t before_n, uint64_t *bytes);
-/* Segment files on disk now and the space they take. */
-void sto_segments_usage(uint32_t *count, uint64_t *bytes);
+/* Unlink a segment file (retention); reads of it fail from now on. */
+void sto_segments_drop(uint32_t idx);
+/* Segment files of a stream on disk now and the space they take. */
+void sto_segments_usage(enum sto_stream stream, uint32_t *count, uint64_t *bytes);
+/* Identity of a registered segment (from its name). false if idx is not one. */
+bool sto_segments_ident(uint32_t idx, uint32_t *epoch, uint32_t *core, uint32_t *n);
 /* Disk space saved so far by LZ4 forms of sealed segments. */
 uint64_t sto_segments_lz4_saved(void);
 void sto_segments_close_all(void);
 
 /* True once the background thread has a spare segment for this core (benchmarks wait for it). */
-bool sto_log_spare_ready(unsigned core);
+bool sto_log_spare_ready(enum sto_stream stream, unsigned core);
+
+/*
+ * Run fn(arg) on the store's background thread (after any spare segment a
+ * core waits for). Jobs run one at a time, in order. 0 or -EAGAIN (queue full).
+ */
+int sto_bg_submit(void (*fn)(void *arg), void *arg);
 
 /* Open this core's first segment of the epoch. Core thread. 0 or -errno. */
 int sto_log_open(struct sto_log *l, const struct sto_log_cfg *cfg, struct iou_core *io, unsigned core);
@@ -197,16 +239,7 @@ uint8_t *sto_log_append(struct sto_log *l, uint8_t type, uint16_t partition, uin
 /* Start a flush if there is anything to make durable (end of a loop iteration). */
 void sto_log_flush(struct sto_log *l, uint64_t now_ms);
 
-/*
- * Called by the log on this core: durable(lsn) when everything below lsn is
- * durable; failed(lsn, err) when everything from lsn on was lost (after the
- * undo callback ran for each lost record, newest first).
- */
-struct sto_log_hooks {
-	void (*durable)(struct sto_log *l, uint64_t lsn);
-	void (*undo)(struct sto_log *l, const struct sto_rec_hdr *h, const uint8_t *payload, uint64_t prev_loc);
-	void (*failed)(struct sto_log *l, uint64_t lsn, int err);
-};
+/* Hooks of logs whose cfg names none (benchmarks, tools). */
 extern struct sto_log_hooks sto_log_hooks;
 
 /* CQE kinds the log uses; the reactor's table must route them here. */
@@ -238,6 +271,26 @@ int sto_log_scan(const char *dir, unsigned workers, sto_apply_fn *apply, void *a
 
 /* Read one record at loc (header checked, CRC verified). buf must hold HRL_RECORD_BYTES_MAX. */
 int sto_log_read(uint64_t loc, struct sto_rec_hdr *h, uint8_t *buf, size_t cap);
+/*
+ * The same on the log's own core, where loc may also be a record still in
+ * the write buffer (not yet written, or not yet durable).
+ */
+int sto_log_read_own(const struct sto_log *l, uint64_t loc, struct sto_rec_hdr *h, uint8_t *buf, size_t cap);
+
+/*
+ * Check one segment image (header, then records) and call apply for each
+ * valid record; loc is STO_LOC(idx, offset). Returns the used length (0 if
+ * the header is damaged). report: log torn tails and corruption and count
+ * them in st (may be NULL when !report).
+ */
+size_t sto_segment_scan(const char *path, const uint8_t *m, size_t size, uint32_t idx, sto_apply_fn *apply,
+			void *arg, struct sto_scan_stats *st, unsigned worker, bool report);
+/*
+ * Map a segment file (plain or LZ4 form) for reading: *m and *size, and
+ * *release to free it with sto_segment_unmap. 0 or -errno.
+ */
+int sto_segment_map(const char *path, bool lz4, const uint8_t **m, size_t *size, void **release);
+void sto_segment_unmap(const uint8_t *m, size_t size, void *release);
 
 /* ---- fault injection --------------------------------------------------------------------- */
 
