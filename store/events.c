@@ -240,6 +240,13 @@ static bool sealed_newer(const struct sealed *a, const struct sealed *b)
 	return a->core > b->core;
 }
 
+static void sealed_release(struct sealed *s)
+{
+	if (s->hint)
+		munmap((void *)s->hint, s->hint_size);
+	free(s->hint_path);
+}
+
 /* Publish a mapped, checked hint. Takes ownership of the mapping and path. */
 static int sealed_publish(const struct sealed *s)
 {
@@ -254,6 +261,13 @@ static int sealed_publish(const struct sealed *s)
 		sealed = n;
 		sealed_cap = cap;
 	}
+	for (uint32_t i = 0; i < sealed_count; i++)
+		if (sealed[i].idx == s->idx) { /* a rebuilt hint replaces the old one */
+			sealed_release(&sealed[i]);
+			sealed[i] = *s;
+			pthread_mutex_unlock(&sealed_lock);
+			return 0;
+		}
 	uint32_t at = 0;
 	while (at < sealed_count && sealed_newer(&sealed[at], s))
 		at++;
@@ -266,15 +280,20 @@ static int sealed_publish(const struct sealed *s)
 	return 0;
 }
 
-static void sealed_release(struct sealed *s)
+
+
+static bool hint_crc_ok(const uint8_t *h, size_t size)
 {
-	if (s->hint)
-		munmap((void *)s->hint, s->hint_size);
-	free(s->hint_path);
+	uint32_t count = get32(h + 8);
+	return base_crc32c(base_crc32c(0, h + 16, 32), h + STO_HINT_HEADER_BYTES, (size_t)count * 16u) == get32(h + 12);
 }
 
-/* Map and check a hint file. 0 or -errno. */
-static int hint_load(const char *path, struct sealed *s)
+/*
+ * Map and check a hint file. 0 or -errno. verify: check the CRC of every
+ * entry now (else the caller has it verified later: at start-up the hints
+ * of all sealed segments are mapped at once, and checked in the background).
+ */
+static int hint_load(const char *path, struct sealed *s, bool verify)
 {
 	int fd = open(path, O_RDONLY | O_CLOEXEC);
 	struct stat sb;
@@ -291,7 +310,7 @@ static int hint_load(const char *path, struct sealed *s)
 	const uint8_t *h = m;
 	uint32_t count = get32(h + 8);
 	if (memcmp(h, "HRLDHNT1", 8) != 0 || (uint64_t)sb.st_size != STO_HINT_HEADER_BYTES + (uint64_t)count * 16u ||
-	    base_crc32c(base_crc32c(0, h + 16, 32), h + STO_HINT_HEADER_BYTES, (size_t)count * 16u) != get32(h + 12)) {
+	    (verify && !hint_crc_ok(h, (size_t)sb.st_size))) {
 		munmap(m, (size_t)sb.st_size);
 		return -EBADMSG;
 	}
@@ -453,7 +472,7 @@ static int segment_index(const char *path, uint32_t idx, uint32_t epoch, uint32_
 	rc = hint_write(hp, b, created);
 	struct sealed s = { .idx = idx, .epoch = epoch, .core = core, .n = n };
 	if (!rc)
-		rc = hint_load(hp, &s);
+		rc = hint_load(hp, &s, true);
 	if (!rc && (rc = sealed_publish(&s)))
 		sealed_release(&s);
 	return rc;
@@ -477,7 +496,25 @@ static void hint_job_run(void *arg)
 	free(j);
 }
 
-static void hint_request(uint32_t idx)
+/* Background, after start-up: check a hint mapped without its CRC; rebuild it if damaged. */
+static void hint_verify_run(void *arg)
+{
+	struct hint_job *j = arg;
+	bool bad = false;
+	pthread_mutex_lock(&sealed_lock);
+	for (uint32_t i = 0; i < sealed_count; i++)
+		if (sealed[i].idx == j->idx)
+			bad = !hint_crc_ok(sealed[i].hint, sealed[i].hint_size);
+	pthread_mutex_unlock(&sealed_lock);
+	if (bad) {
+		base_log(BASE_LOG_ERROR, "msg=\"store: receipt hint damaged; rebuilding it from its segment\" segment=%s", j->path);
+		hint_job_run(j); /* frees j */
+		return;
+	}
+	free(j);
+}
+
+static void bg_job(uint32_t idx, void (*fn)(void *))
 {
 	uint32_t epoch, core, n;
 	const char *path = sto_segments_path(idx);
@@ -488,7 +525,7 @@ static void hint_request(uint32_t idx)
 		return;
 	*j = (struct hint_job){ idx, epoch, core, n };
 	strcpy(j->path, path);
-	if (sto_bg_submit(hint_job_run, j)) {
+	if (sto_bg_submit(fn, j)) {
 		base_log(BASE_LOG_WARN, "msg=\"store: background queue full; segment indexed at the next start\" segment=%s", path);
 		free(j);
 	}
@@ -683,7 +720,7 @@ void sto_events_on_opened(struct sto_events *e)
 {
 	uint32_t sealed_idx = e->segs[e->seg_count - 1].seg_idx;
 	if (e->pending_seal)
-		hint_request(e->pending_seal); /* its successor was all durable before this rotation */
+		bg_job(e->pending_seal, hint_job_run); /* its successor was all durable before this rotation */
 	e->pending_seal = sealed_idx;
 	checkpoint_append(e);
 	if (mem_seg_push(e, e->log->seg_idx))
@@ -693,7 +730,7 @@ void sto_events_on_opened(struct sto_events *e)
 void sto_events_on_durable(struct sto_events *e, uint64_t lsn)
 {
 	if (e->pending_seal && lsn > e->ckpt_lsn) {
-		hint_request(e->pending_seal);
+		bg_job(e->pending_seal, hint_job_run);
 		e->pending_seal = 0;
 	}
 }
@@ -979,38 +1016,108 @@ static int base_write(const char *dir, uint32_t epoch, const struct sto_counters
 	return rc;
 }
 
-/* Counts of one core's stream: checkpoint of its newest segment (or the one before) plus receipts. */
-static int stream_counts(const char *dir, struct ev_file *f, size_t first, size_t last, struct sto_counters *into,
-			 struct sto_events_recovery *st)
+/*
+ * Recovery work, one item per segment that must be read: the newest
+ * segment of each stream that counts (its checkpoint and receipts, and the
+ * segment before it if that checkpoint was torn), and every segment
+ * without a good hint. Items run on parallel threads.
+ */
+struct rec_item {
+	size_t i;            /* the segment, in f[] */
+	size_t first;        /* its stream's first segment */
+	bool count;
+	bool build_hint;
+	struct sto_counters counts;
+	uint64_t receipts;
+	int rc;
+};
+
+struct rec_job {
+	const char *dir;
+	struct ev_file *f;
+	struct rec_item *items;
+	size_t nitems;
+	size_t next;         /* atomic */
+};
+
+static int scan_counts(struct rec_job *j, size_t i, struct rec_item *it, bool publish, bool *ckpt_ok)
 {
 	char path[4200];
-	int rc = 0;
-	size_t from = last;
-	for (;;) {
-		struct hint_build b = { .ckpt_wanted = f[from].n > 1 };
-		struct sto_counters recs = { 0 };
-		b.counters = &recs;
-		snprintf(path, sizeof(path), "%s/%s", dir, f[from].name);
-		rc = segment_index(path, f[from].idx, 0, 0, 0, &b, false, NULL);
-		free(b.ents);
-		if (!rc)
-			st->receipts_replayed += b.receipts;
-		bool ckpt_ok = f[from].n == 1 || b.ckpt_done;
-		if (!rc)
-			counters_merge(into, &recs, &rc);
-		if (!rc && ckpt_ok)
-			counters_merge(into, &b.ckpt, &rc);
-		sto_counters_free(&recs);
-		sto_counters_free(&b.ckpt);
-		if (rc || ckpt_ok)
-			return rc;
-		if (from == first || f[from - 1].n != f[from].n - 1) {
-			base_log(BASE_LOG_ERROR, "msg=\"store: counter checkpoint missing; counts of earlier segments of this run lost\" segment=%s",
-				 path);
-			return 0;
+	struct ev_file *f = j->f;
+	struct hint_build b = { .ckpt_wanted = f[i].n > 1, .counters = it->count ? &it->counts : NULL };
+	snprintf(path, sizeof(path), "%s/%s", j->dir, f[i].name);
+	int rc = segment_index(path, f[i].idx, f[i].epoch, f[i].core, f[i].n, &b, publish, NULL);
+	free(b.ents);
+	it->receipts += b.receipts;
+	*ckpt_ok = f[i].n == 1 || b.ckpt_done;
+	if (!rc && it->count && *ckpt_ok)
+		counters_merge(&it->counts, &b.ckpt, &rc);
+	sto_counters_free(&b.ckpt);
+	return rc;
+}
+
+static void *rec_worker(void *arg)
+{
+	struct rec_job *j = arg;
+	size_t k;
+	while ((k = __atomic_fetch_add(&j->next, 1, __ATOMIC_RELAXED)) < j->nitems) {
+		struct rec_item *it = &j->items[k];
+		bool ckpt_ok;
+		it->rc = scan_counts(j, it->i, it, it->build_hint, &ckpt_ok);
+		/* a torn checkpoint: the segment before it gives its checkpoint and receipts, too */
+		for (size_t i = it->i; !it->rc && it->count && !ckpt_ok;) {
+			if (i == it->first || j->f[i - 1].n != j->f[i].n - 1) {
+				base_log(BASE_LOG_ERROR, "msg=\"store: counter checkpoint missing; counts of earlier segments of this run lost\" segment=%s",
+					 j->f[i].name);
+				break;
+			}
+			i--;
+			it->rc = scan_counts(j, i, it, false, &ckpt_ok);
 		}
-		from--; /* torn checkpoint: its predecessor's checkpoint and receipts, too */
 	}
+	return NULL;
+}
+
+static int recover_segments(const char *dir, struct ev_file *f, size_t count, uint32_t best_base,
+			    struct sto_counters *base, struct sto_events_recovery *st)
+{
+	struct rec_item *items = calloc(count + 1, sizeof(*items));
+	if (!items)
+		return -ENOMEM;
+	size_t n = 0;
+	for (size_t i = 0, first = 0; i < count; i++) {
+		if (i > 0 && (f[i].epoch != f[i - 1].epoch || f[i].core != f[i - 1].core))
+			first = i;
+		bool last = i + 1 == count || f[i + 1].epoch != f[i].epoch || f[i + 1].core != f[i].core;
+		bool count_it = last && f[i].epoch >= best_base;
+		if (count_it || !f[i].has_hint)
+			items[n++] = (struct rec_item){ .i = i, .first = first, .count = count_it, .build_hint = !f[i].has_hint };
+	}
+	struct rec_job job = { dir, f, items, n, 0 };
+	long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+	unsigned workers = cpus < 1 ? 1 : cpus > (long)HRL_CORES_MAX ? HRL_CORES_MAX : (unsigned)cpus;
+	if (workers > n)
+		workers = n ? (unsigned)n : 1;
+	pthread_t t[HRL_CORES_MAX];
+	unsigned started = 0;
+	for (unsigned w = 1; w < workers; w++)
+		if (pthread_create(&t[started], NULL, rec_worker, &job) == 0)
+			started++;
+	rec_worker(&job);
+	for (unsigned w = 0; w < started; w++)
+		pthread_join(t[w], NULL);
+	int rc = 0;
+	for (size_t k = 0; k < n; k++) {
+		if (!rc)
+			rc = items[k].rc;
+		if (!rc && items[k].count)
+			counters_merge(base, &items[k].counts, &rc);
+		st->receipts_replayed += items[k].count ? items[k].receipts : 0;
+		st->hints_built += items[k].build_hint;
+		sto_counters_free(&items[k].counts);
+	}
+	free(items);
+	return rc;
 }
 
 int sto_events_recover(const char *dir, uint32_t epoch, struct sto_counters *base, struct sto_events_recovery *st)
@@ -1065,7 +1172,7 @@ int sto_events_recover(const char *dir, uint32_t epoch, struct sto_counters *bas
 		return rc;
 	}
 	qsort(f, count, sizeof(*f), ev_cmp);
-	/* register every segment; publish good hints, build the missing ones */
+	/* register every segment and map the good hints (checked in the background) */
 	for (size_t i = 0; i < count && !rc; i++) {
 		char path[4200], hp[4200];
 		snprintf(path, sizeof(path), "%s/%s", dir, f[i].name);
@@ -1074,16 +1181,13 @@ int sto_events_recover(const char *dir, uint32_t epoch, struct sto_counters *bas
 			break;
 		hint_path_of(path, hp, sizeof(hp));
 		struct sealed s = { .idx = f[i].idx, .epoch = f[i].epoch, .core = f[i].core, .n = f[i].n };
-		if (hint_load(hp, &s) == 0) {
+		if (hint_load(hp, &s, false) == 0) {
 			if ((rc = sealed_publish(&s)))
 				sealed_release(&s);
-			continue;
+			f[i].has_hint = !rc;
+			if (!rc)
+				bg_job(f[i].idx, hint_verify_run);
 		}
-		struct hint_build b = { 0 };
-		rc = segment_index(path, f[i].idx, f[i].epoch, f[i].core, f[i].n, &b, true, NULL);
-		free(b.ents);
-		sto_counters_free(&b.ckpt);
-		st->hints_built++;
 	}
 	st->segments = count;
 	st->base_epoch = best_base;
@@ -1092,15 +1196,9 @@ int sto_events_recover(const char *dir, uint32_t epoch, struct sto_counters *bas
 		snprintf(p, sizeof(p), "%s/base-e%08u.ckpt", dir, best_base);
 		rc = base_load(p, base);
 	}
-	/* every stream of the base's epoch and later */
-	for (size_t i = 0; i < count && !rc;) {
-		size_t j = i;
-		while (j + 1 < count && f[j + 1].epoch == f[i].epoch && f[j + 1].core == f[i].core)
-			j++;
-		if (f[i].epoch >= best_base)
-			rc = stream_counts(dir, f, i, j, base, st);
-		i = j + 1;
-	}
+	/* counts of every stream of the base's epoch and later; hints that are missing */
+	if (!rc)
+		rc = recover_segments(dir, f, count, best_base, base, st);
 	if (!rc)
 		rc = base_write(dir, epoch, base);
 	/* older bases are covered by the new one */

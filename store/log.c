@@ -597,6 +597,8 @@ static struct {
 	void *arg;
 } bg_queue[BG_QUEUE_MAX];
 static uint32_t bg_head, bg_count;
+static bool bg_running;
+static pthread_cond_t bg_idle_cond = PTHREAD_COND_INITIALIZER;
 
 static void *spare_main(void *arg)
 {
@@ -611,9 +613,12 @@ static void *spare_main(void *arg)
 			void *job_arg = bg_queue[bg_head].arg;
 			bg_head = (bg_head + 1) % BG_QUEUE_MAX;
 			bg_count--;
+			bg_running = true;
 			pthread_mutex_unlock(&spare_lock);
 			fn(job_arg);
 			pthread_mutex_lock(&spare_lock);
+			bg_running = false;
+			pthread_cond_broadcast(&bg_idle_cond);
 			continue;
 		}
 		if (!want && lz4_count) { /* spares first: a core may be waiting for one */
@@ -671,6 +676,14 @@ int sto_bg_submit(void (*fn)(void *arg), void *arg)
 	}
 	pthread_mutex_unlock(&spare_lock);
 	return rc;
+}
+
+void sto_bg_drain(void)
+{
+	pthread_mutex_lock(&spare_lock);
+	while (bg_count || bg_running)
+		pthread_cond_wait(&bg_idle_cond, &spare_lock);
+	pthread_mutex_unlock(&spare_lock);
 }
 
 /* With spare_lock held. */

@@ -215,6 +215,8 @@ bool sto_log_spare_ready(enum sto_stream stream, unsigned core);
  * core waits for). Jobs run one at a time, in order. 0 or -EAGAIN (queue full).
  */
 int sto_bg_submit(void (*fn)(void *arg), void *arg);
+/* Wait until every background job submitted so far has run (tools, tests). */
+void sto_bg_drain(void);
 
 /* Open this core's first segment of the epoch. Core thread. 0 or -errno. */
 int sto_log_open(struct sto_log *l, const struct sto_log_cfg *cfg, struct iou_core *io, unsigned core);
