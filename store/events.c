@@ -222,7 +222,11 @@ struct sealed {
 	uint32_t count;
 	uint64_t max_ms;
 	char *hint_path;
+	uint64_t *fence;     /* hash of every FENCE_STEP-th entry, or NULL (not built yet) */
 };
+
+/* One fence per 256 hint entries (4 KiB): a lookup then reads one page of the hint. */
+#define FENCE_STEP 256u
 
 static pthread_mutex_t sealed_lock = PTHREAD_MUTEX_INITIALIZER;
 static struct sealed *sealed;   /* newest (epoch, n, core) first */
@@ -245,6 +249,25 @@ static void sealed_release(struct sealed *s)
 	if (s->hint)
 		munmap((void *)s->hint, s->hint_size);
 	free(s->hint_path);
+	free(s->fence);
+}
+
+static uint32_t fence_count(uint32_t entries)
+{
+	return (entries + FENCE_STEP - 1) / FENCE_STEP;
+}
+
+/* Give the published hint of segment idx its fences (takes fence). */
+static void sealed_set_fence(uint32_t idx, uint64_t *fence)
+{
+	pthread_mutex_lock(&sealed_lock);
+	for (uint32_t i = 0; i < sealed_count && fence; i++)
+		if (sealed[i].idx == idx && !sealed[i].fence) {
+			sealed[i].fence = fence;
+			fence = NULL;
+		}
+	pthread_mutex_unlock(&sealed_lock);
+	free(fence);
 }
 
 /* Publish a mapped, checked hint. Takes ownership of the mapping and path. */
@@ -473,6 +496,9 @@ static int segment_index(const char *path, uint32_t idx, uint32_t epoch, uint32_
 	struct sealed s = { .idx = idx, .epoch = epoch, .core = core, .n = n };
 	if (!rc)
 		rc = hint_load(hp, &s, true);
+	if (!rc && (s.fence = malloc((fence_count(s.count) + 1) * sizeof(*s.fence))))
+		for (uint32_t k = 0; k < s.count; k += FENCE_STEP)
+			s.fence[k / FENCE_STEP] = b->ents[(size_t)k * 2]; /* sorted by hint_write */
 	if (!rc && (rc = sealed_publish(&s)))
 		sealed_release(&s);
 	return rc;
@@ -505,18 +531,25 @@ static void hint_verify_run(void *arg)
 {
 	struct hint_job *j = arg;
 	char hp[4200];
+	uint64_t *fence = NULL;
 	hint_path_of(j->path, hp, sizeof(hp));
 	int fd = open(hp, O_RDONLY | O_CLOEXEC);
 	uint8_t head[STO_HINT_HEADER_BYTES];
 	bool bad = fd < 0 || pread(fd, head, sizeof(head), 0) != (ssize_t)sizeof(head);
 	if (!bad) {
-		static uint8_t chunk[1 << 20]; /* the background thread only */
-		uint64_t left = (uint64_t)get32(head + 8) * 16u, off = STO_HINT_HEADER_BYTES;
+		static uint8_t chunk[1 << 20]; /* the background thread only; a multiple of 16 * FENCE_STEP */
+		uint32_t entries = get32(head + 8);
+		uint64_t left = (uint64_t)entries * 16u, off = STO_HINT_HEADER_BYTES, at = 0;
 		uint32_t crc = base_crc32c(0, head + 16, 32);
+		fence = malloc((fence_count(entries) + 1) * sizeof(*fence));
+		bad = !fence;
 		while (left && !bad) {
 			size_t n = left < sizeof(chunk) ? (size_t)left : sizeof(chunk);
 			bad = pread(fd, chunk, n, (off_t)off) != (ssize_t)n;
 			crc = base_crc32c(crc, chunk, n);
+			for (size_t k = 0; k < n / 16; k++, at++)
+				if (at % FENCE_STEP == 0)
+					fence[at / FENCE_STEP] = get64(chunk + k * 16);
 			left -= n;
 			off += n;
 		}
@@ -526,10 +559,12 @@ static void hint_verify_run(void *arg)
 	if (fd >= 0)
 		close(fd);
 	if (bad) {
+		free(fence);
 		base_log(BASE_LOG_ERROR, "msg=\"store: receipt hint damaged; rebuilding it from its segment\" segment=%s", j->path);
 		hint_job_run(j); /* frees j */
 		return;
 	}
+	sealed_set_fence(j->idx, fence);
 	free(j);
 }
 
@@ -890,6 +925,18 @@ int sto_events_history(struct sto_events *e, uint64_t hash, uint16_t app, const 
 			continue;
 		const uint8_t *ent = s->hint + STO_HINT_HEADER_BYTES;
 		uint32_t lo = 0, hi = s->count;
+		if (s->fence) { /* narrow to one page: the first fence >= hash, and the page before it */
+			uint32_t flo = 0, fhi = fence_count(s->count);
+			while (flo < fhi) {
+				uint32_t mid = flo + (fhi - flo) / 2;
+				if (s->fence[mid] < hash)
+					flo = mid + 1;
+				else
+					fhi = mid;
+			}
+			lo = flo ? (flo - 1) * FENCE_STEP : 0;
+			hi = flo * FENCE_STEP < s->count ? flo * FENCE_STEP : s->count;
+		}
 		while (lo < hi) { /* first entry with hash >= ours */
 			uint32_t mid = lo + (hi - lo) / 2;
 			if (get64(ent + (size_t)mid * 16) < hash)
