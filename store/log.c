@@ -5,7 +5,9 @@
  * Buffer invariants (checked with ALWAYS):
  *   buf_seg_off % 4096 == 0
  *   flushed_len <= inflight_len <= buf_len <= HRL_LOG_BUF_BYTES (inflight 0 = none)
- *   buf[buf_len .. cap) is zero, so padding and the end marker are zeros
+ *   every record's padding is written as zeros by append; the rest of the
+ *   last block is zeroed when a flush starts (the end marker), so the
+ *   buffer is never cleared wholesale
  *   durable_lsn == lsn_base + flushed_len
  */
 #include "store/log.h"
@@ -764,7 +766,7 @@ static int segment_open(struct sto_log *l)
 	uint64_t sealed_raw = l->buf_seg_off + l->buf_len; /* all of it durable */
 	/* the old buffer content is durable: start fresh with the header */
 	l->lsn_base += l->buf_len;
-	memset(l->buf, 0, l->buf_len);
+	memset(l->buf, 0, STO_SEG_HEADER_BYTES);
 	l->buf_len = 0;
 	l->flushed_len = 0;
 	l->inflight_len = 0;
@@ -871,7 +873,6 @@ static void slide(struct sto_log *l)
 	if (!keep || l->inflight_len)
 		return;
 	memmove(l->buf, l->buf + keep, l->buf_len - keep);
-	memset(l->buf + l->buf_len - keep, 0, keep);
 	l->buf_seg_off += keep;
 	l->lsn_base += keep;
 	l->buf_len -= keep;
@@ -913,6 +914,10 @@ uint8_t *sto_log_append(struct sto_log *l, uint8_t type, uint16_t partition, uin
 	uint32_t total = rec_total(payload_bytes);
 	ALWAYS(!l->failed && l->buf_len + total <= HRL_LOG_BUF_BYTES);
 	uint8_t *p = l->buf + l->buf_len;
+	if (total != STO_REC_HEADER_BYTES + payload_bytes) { /* zero the padding: the payload is filled later */
+		static const uint64_t zero;
+		memcpy(p + total - 8, &zero, 8);
+	}
 	struct sto_rec_hdr h = {
 		.len = payload_bytes,
 		.type = type,
@@ -1002,6 +1007,8 @@ void sto_log_flush(struct sto_log *l, uint64_t now_ms)
 	if (l->cfg->fsync_mode == STO_FSYNC_INTERVAL && now_ms - l->last_sync_ms < l->cfg->fsync_interval_ms)
 		return;
 	seal_records(l);
+	/* zeros after the last record up to the block's end: the end marker */
+	memset(l->buf + l->buf_len, 0, ALIGN_UP(l->buf_len, BLOCK) - l->buf_len);
 	l->inflight_len = l->buf_len;
 	l->write_total = 0;
 	l->last_sync_ms = now_ms;

@@ -28,7 +28,8 @@ static uint64_t deleted_segments(struct te_conn *c)
 	unsigned n = p[0] | p[1] << 8;
 	p += 2;
 	uint64_t sum = 0;
-	CHECK(h.body_len == (size_t)(p - b) + n * (2 + 8 * 5 + 1 + 4 + 8 * 3));
+	/* the per-core list, then the receipt segments' tail: u32 + 4 x u64 */
+	CHECK(h.body_len == (size_t)(p - b) + n * (2 + 8 * 5 + 1 + 4 + 8 * 3) + 4 + 8 * 4);
 	for (unsigned i = 0; i < n; i++, p += 2 + 8 * 5 + 1 + 4 + 8 * 3)
 		sum += le64(p + 2 + 8 * 5 + 1 + 4 + 8);
 	return sum;
