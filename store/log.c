@@ -821,8 +821,11 @@ int sto_log_open(struct sto_log *l, const struct sto_log_cfg *cfg, struct iou_co
 	l->io = io;
 	l->core = core;
 	l->fd = -1;
-	l->write_op.kind = STO_OP_WRITE;
-	l->fsync_op.kind = STO_OP_FSYNC;
+	for (unsigned i = 0; i < STO_FLIGHTS_MAX; i++) {
+		l->flights[i].write_op.kind = STO_OP_WRITE;
+		l->flights[i].fsync_op.kind = STO_OP_FSYNC;
+		l->flights[i].log = l;
+	}
 	l->buf = aligned_alloc(BLOCK, HRL_LOG_BUF_BYTES);
 	l->undo = malloc((HRL_LOG_BUF_BYTES / STO_REC_HEADER_BYTES) * sizeof(*l->undo));
 	if (!l->buf || !l->undo) {
@@ -942,7 +945,7 @@ uint8_t *sto_log_append(struct sto_log *l, uint8_t type, uint16_t partition, uin
 static void seal_records(struct sto_log *l)
 {
 	uint32_t n = HRL_LOG_BUF_BYTES / STO_REC_HEADER_BYTES;
-	for (uint32_t i = 0; i < l->undo_count; i++) {
+	for (uint32_t i = l->undo_sealed; i < l->undo_count; i++) {
 		struct sto_undo *u = &l->undo[(l->undo_head + i) % n];
 		uint32_t off = (uint32_t)(u->lsn - l->lsn_base);
 		uint8_t *p = l->buf + off;
@@ -953,15 +956,39 @@ static void seal_records(struct sto_log *l)
 		if (crc == 0)
 			put32(p, base_crc32c(0, p + 4, STO_REC_HEADER_BYTES - 4 + len) | 1u);
 	}
+	l->undo_sealed = l->undo_count;
+}
+
+/*
+ * Fill the rest of the last block with a PAD record, so that the next
+ * flight starts on a block of its own. false if there is no room.
+ */
+static bool pad_to_block(struct sto_log *l)
+{
+	uint32_t gap = (uint32_t)(ALIGN_UP(l->buf_len, BLOCK) - l->buf_len);
+	if (gap == 0)
+		return true;
+	if (gap < STO_REC_HEADER_BYTES)
+		gap += BLOCK;
+	if (l->buf_len + gap > HRL_LOG_BUF_BYTES)
+		return false;
+	uint8_t *p = l->buf + l->buf_len;
+	struct sto_rec_hdr h = { .len = gap - STO_REC_HEADER_BYTES, .type = STO_REC_PAD, .unix_ms = l->unix_ms_cached };
+	memcpy(p, &h, sizeof(h));
+	memset(p + STO_REC_HEADER_BYTES, 0, h.len);
+	put32(p, base_crc32c(0, p + 4, STO_REC_HEADER_BYTES - 4 + h.len) | 1u);
+	l->buf_len += gap;
+	l->bytes += gap;
+	return true;
 }
 
 /* ---- flush ----------------------------------------------------------------------- */
 
-static void submit_flush(struct sto_log *l)
+static void submit_flight(struct sto_log *l, struct sto_flight *f)
 {
 	struct iou_core *io = l->io;
-	uint32_t start = (uint32_t)ALIGN_DOWN(l->flushed_len, BLOCK) + l->write_total;
-	uint32_t end = (uint32_t)ALIGN_UP(l->inflight_len, BLOCK);
+	uint32_t start = (uint32_t)ALIGN_DOWN(f->start, BLOCK) + f->write_total;
+	uint32_t end = (uint32_t)ALIGN_UP(f->end, BLOCK);
 	uint64_t nw = __atomic_add_fetch(&write_count, 1, __ATOMIC_RELAXED);
 	uint64_t off = l->buf_seg_off + start;
 	uint32_t len = end - start;
@@ -984,41 +1011,61 @@ static void submit_flush(struct sto_log *l)
 	struct io_uring_sqe *sqe = iou_sqe(io);
 	if (inject) {
 		io_uring_prep_nop(sqe);
-		l->write_res = inject;
+		f->write_res = inject;
 	} else if (l->buf_registered) {
 		io_uring_prep_write_fixed(sqe, l->fd, l->buf + start, len, off, (int)l->cfg->stream);
-		l->write_res = 0;
+		f->write_res = 0;
 	} else {
 		io_uring_prep_write(sqe, l->fd, l->buf + start, len, off);
-		l->write_res = 0;
+		f->write_res = 0;
 	}
-	io_uring_sqe_set_data(sqe, &l->write_op);
+	io_uring_sqe_set_data(sqe, &f->write_op);
 	sqe->flags |= IOSQE_IO_LINK;
 	sqe = iou_sqe(io);
 	io_uring_prep_fsync(sqe, l->fd, IORING_FSYNC_DATASYNC);
-	io_uring_sqe_set_data(sqe, &l->fsync_op);
+	io_uring_sqe_set_data(sqe, &f->fsync_op);
 }
 
 void sto_log_flush(struct sto_log *l, uint64_t now_ms)
 {
 	l->unix_ms_cached = unix_ms();
-	if (l->inflight_len || l->failed || l->buf_len == l->flushed_len)
+	if (l->failed || l->failing)
 		return;
-	if (l->cfg->fsync_mode == STO_FSYNC_INTERVAL && now_ms - l->last_sync_ms < l->cfg->fsync_interval_ms)
+	uint32_t from = l->fl_count ? l->inflight_len : l->flushed_len;
+	if (l->buf_len == from)
 		return;
+	bool always = l->cfg->fsync_mode == STO_FSYNC_ALWAYS;
+	if (l->fl_count) {
+		/* another flight only for a large group, after a flight that ends on a block */
+		if (!always || l->fl_count == STO_FLIGHTS_MAX || l->inflight_len % BLOCK ||
+		    l->buf_len - from < STO_PIPELINE_MIN_BYTES)
+			return; /* it joins the next flight */
+	} else if (!always && now_ms - l->last_sync_ms < l->cfg->fsync_interval_ms) {
+		return;
+	}
 	seal_records(l);
+	if (always && l->buf_len - from >= STO_PIPELINE_MIN_BYTES)
+		pad_to_block(l); /* the next large group may go while this one is in flight */
 	/* zeros after the last record up to the block's end: the end marker */
 	memset(l->buf + l->buf_len, 0, ALIGN_UP(l->buf_len, BLOCK) - l->buf_len);
+	struct sto_flight *f = &l->flights[(l->fl_head + l->fl_count) % STO_FLIGHTS_MAX];
+	f->start = from;
+	f->end = l->buf_len;
+	f->write_total = 0;
+	f->write_res = 0;
+	f->err = 0;
+	f->done = false;
+	l->fl_count++;
 	l->inflight_len = l->buf_len;
-	l->write_total = 0;
 	l->last_sync_ms = now_ms;
 	l->flushes++;
-	submit_flush(l);
+	submit_flight(l, f);
 }
 
 static void log_fail(struct sto_log *l, int err)
 {
 	uint32_t n = HRL_LOG_BUF_BYTES / STO_REC_HEADER_BYTES;
+	ALWAYS(l->fl_count == 0); /* no write may still read the buffer */
 	l->io_errors++;
 	l->last_error = err;
 	base_log(BASE_LOG_ERROR, "msg=\"store: write failed; unsynced records discarded\" err=%d segment=%s lost_records=%u",
@@ -1033,6 +1080,7 @@ static void log_fail(struct sto_log *l, int err)
 			hooks_of(l)->undo(l, &h, p + STO_REC_HEADER_BYTES, u->prev_loc);
 	}
 	l->undo_count = 0;
+	l->undo_sealed = 0;
 	memset(l->buf + l->flushed_len, 0, l->buf_len - l->flushed_len);
 	l->buf_len = l->flushed_len;
 	l->inflight_len = 0;
@@ -1046,51 +1094,52 @@ static void log_fail(struct sto_log *l, int err)
 
 void sto_log_on_write(struct iou_core *io, struct iou_op *op, struct io_uring_cqe *cqe)
 {
-	struct sto_log *l = (struct sto_log *)((char *)op - __builtin_offsetof(struct sto_log, write_op));
-	if (l->write_res == 0) /* not injected */
-		l->write_res = cqe->res;
-	if (l->write_res > 0)
-		l->write_total += (uint32_t)l->write_res;
+	struct sto_flight *f = (struct sto_flight *)((char *)op - __builtin_offsetof(struct sto_flight, write_op));
+	if (f->write_res == 0) /* not injected */
+		f->write_res = cqe->res;
+	if (f->write_res > 0)
+		f->write_total += (uint32_t)f->write_res;
 }
 
-void sto_log_on_fsync(struct iou_core *io, struct iou_op *op, struct io_uring_cqe *cqe)
+/* Flights come back in any order; durability advances over the oldest ones that are done. */
+static void flights_advance(struct sto_log *l)
 {
-	struct sto_log *l = (struct sto_log *)((char *)op - __builtin_offsetof(struct sto_log, fsync_op));
-	uint32_t start = (uint32_t)ALIGN_DOWN(l->flushed_len, BLOCK);
-	uint32_t end = (uint32_t)ALIGN_UP(l->inflight_len, BLOCK);
-	uint64_t nf = __atomic_add_fetch(&fsync_count, 1, __ATOMIC_RELAXED);
-	int res = cqe->res;
-
-	if (l->write_res < 0) {
-		log_fail(l, l->write_res);
-		return;
-	}
-	if (res == 0 && fault_hit(F_FSYNC_EIO, nf))
-		res = -EIO;
-	if (start + l->write_total < end && (res == 0 || res == -ECANCELED)) {
-		if (l->write_res == 0 || l->write_total % BLOCK) {
-			log_fail(l, -EIO); /* no progress, or not on a block boundary */
-			return;
-		}
-		submit_flush(l); /* a short write: write the rest, then sync */
-		return;
-	}
-	if (res < 0) {
-		log_fail(l, res);
-		return;
-	}
-	/* durable up to inflight_len */
 	uint32_t n = HRL_LOG_BUF_BYTES / STO_REC_HEADER_BYTES;
-	l->flushed_len = l->inflight_len;
-	l->inflight_len = 0;
-	l->durable_lsn = l->lsn_base + l->flushed_len;
-	while (l->undo_count && l->undo[l->undo_head].lsn < l->durable_lsn) {
-		l->undo_head = (l->undo_head + 1) % n;
-		l->undo_count--;
+	bool progressed = false;
+	while (l->fl_count && l->flights[l->fl_head].done) {
+		struct sto_flight *f = &l->flights[l->fl_head];
+		if (f->err && !l->failing) {
+			l->failing = true;
+			l->fail_err = f->err;
+		}
+		l->fl_head = (l->fl_head + 1) % STO_FLIGHTS_MAX;
+		l->fl_count--;
+		if (l->failing)
+			continue; /* what comes after a failed flight is discarded with it */
+		l->flushed_len = f->end;
+		l->durable_lsn = l->lsn_base + l->flushed_len;
+		while (l->undo_count && l->undo[l->undo_head].lsn < l->durable_lsn) {
+			l->undo_head = (l->undo_head + 1) % n;
+			l->undo_count--;
+			if (l->undo_sealed)
+				l->undo_sealed--;
+		}
+		progressed = true;
 	}
+	if (!l->fl_count)
+		l->inflight_len = 0;
+	if (l->failing) {
+		if (!l->fl_count) {
+			l->failing = false;
+			log_fail(l, l->fail_err);
+		}
+		return;
+	}
+	if (!progressed)
+		return;
 	if (l->flushed_len >= HRL_LOG_SLIDE_BYTES)
-		slide(l); /* moves only what is not yet durable: keep the buffer's room */
-	if (l->buf_len == l->flushed_len &&
+		slide(l); /* moves only what is not yet durable, and only with no flight out */
+	if (l->buf_len == l->flushed_len && !l->fl_count &&
 	    (l->buf_seg_off + l->buf_len >= l->cfg->segment_bytes ||
 	     (window_over(l) && l->buf_seg_off + l->buf_len > STO_SEG_HEADER_BYTES))) {
 		int rc = segment_open(l); /* before the hook: waiters for room retry in it */
@@ -1101,6 +1150,35 @@ void sto_log_on_fsync(struct iou_core *io, struct iou_op *op, struct io_uring_cq
 	}
 	if (hooks_of(l)->durable)
 		hooks_of(l)->durable(l, l->durable_lsn);
+}
+
+void sto_log_on_fsync(struct iou_core *io, struct iou_op *op, struct io_uring_cqe *cqe)
+{
+	struct sto_flight *f = (struct sto_flight *)((char *)op - __builtin_offsetof(struct sto_flight, fsync_op));
+	struct sto_log *l = f->log;
+	uint32_t start = (uint32_t)ALIGN_DOWN(f->start, BLOCK);
+	uint32_t end = (uint32_t)ALIGN_UP(f->end, BLOCK);
+	uint64_t nf = __atomic_add_fetch(&fsync_count, 1, __ATOMIC_RELAXED);
+	int res = cqe->res;
+
+	if (f->write_res < 0) {
+		f->err = f->write_res;
+	} else {
+		if (res == 0 && fault_hit(F_FSYNC_EIO, nf))
+			res = -EIO;
+		if (start + f->write_total < end && (res == 0 || res == -ECANCELED)) {
+			if (f->write_res == 0 || f->write_total % BLOCK || l->failing) {
+				f->err = -EIO; /* no progress, or not on a block boundary */
+			} else {
+				submit_flight(l, f); /* a short write: write the rest, then sync */
+				return;
+			}
+		} else if (res < 0) {
+			f->err = res;
+		}
+	}
+	f->done = true;
+	flights_advance(l);
 }
 
 /* ---- reading --------------------------------------------------------------------- */
@@ -1234,7 +1312,8 @@ size_t sto_segment_scan(const char *path, const uint8_t *m, size_t size, uint32_
 		if (all_zero(m + off, STO_REC_HEADER_BYTES))
 			break; /* end of the written part */
 		if (rec_valid(m + off, size - off, &h)) {
-			apply(arg, worker, &h, m + off + STO_REC_HEADER_BYTES, STO_LOC(idx, off));
+			if (h.type != STO_REC_PAD)
+				apply(arg, worker, &h, m + off + STO_REC_HEADER_BYTES, STO_LOC(idx, off));
 			if (report) {
 				st->records++;
 				st->bytes += ALIGN_UP(STO_REC_HEADER_BYTES + h.len, 8);

@@ -38,8 +38,11 @@
  * flush is written (whole blocks, the partial tail block again each time)
  * with one write linked to one fdatasync. Requests wait for the LSN (byte
  * position in this core's stream) of their record; when the fsync
- * completes, every waiter at or below it is answered. One flush is in
- * flight at a time, so the next group fills while the disk syncs.
+ * completes, every waiter at or below it is answered. Small groups: one
+ * flush in flight at a time, the next group fills while the disk syncs.
+ * Large groups (>= 64 KiB): up to four flushes in flight, each padded to
+ * a block boundary with a PAD record (struct sto_flight below); durability
+ * still advances in order.
  */
 #ifndef STORE_LOG_H
 #define STORE_LOG_H
@@ -63,8 +66,9 @@ enum sto_rec_type {
 	STO_REC_APP_PUT = 3,  /* one app of the directory */
 	STO_REC_RECEIPT = 4,  /* one receipt (store/events.h) */
 	STO_REC_COUNTERS = 5, /* a part of a core's counter checkpoint (store/events.h) */
+	STO_REC_PAD = 6,      /* zeros up to a block boundary (several flights in flight) */
 };
-#define STO_REC_TYPES 6
+#define STO_REC_TYPES 7
 #define STO_PARTITION_COUNTERS 0xFFFEu
 
 /* Streams: each core writes one log of each, in its own directory. */
@@ -134,6 +138,28 @@ struct sto_log_cfg {
 	bool lz4;                 /* rewrite sealed segments in LZ4 form where it pays */
 };
 
+/*
+ * One write + fdatasync in flight. Up to STO_FLIGHTS_MAX of them when the
+ * groups are large: a flight of at least STO_PIPELINE_MIN_BYTES is padded
+ * to a block boundary (a PAD record), so the next one can start on a fresh
+ * block while it is still in flight; smaller groups join the next flight.
+ */
+#define STO_FLIGHTS_MAX 4u
+#define STO_PIPELINE_MIN_BYTES (64u << 10)
+
+struct sto_log;
+struct sto_flight {
+	struct iou_op write_op;
+	struct iou_op fsync_op;
+	struct sto_log *log;
+	uint32_t start;           /* buf offset of the first byte it makes durable */
+	uint32_t end;             /* buf offset after its last record */
+	uint32_t write_total;     /* bytes written so far, from start's block */
+	int write_res;
+	int err;
+	bool done;
+};
+
 /* Undo entry of a record not yet durable: where the key lived before. */
 struct sto_undo {
 	uint64_t lsn;
@@ -144,8 +170,10 @@ struct sto_log {
 	const struct sto_log_cfg *cfg;
 	struct iou_core *io;
 	unsigned core;
-	struct iou_op write_op;
-	struct iou_op fsync_op;
+	struct sto_flight flights[STO_FLIGHTS_MAX]; /* a ring, oldest at fl_head */
+	uint32_t fl_head, fl_count;
+	bool failing;             /* a flight failed: fail the log once every flight is back */
+	int fail_err;
 	int fd;                   /* O_DIRECT, current segment */
 	uint32_t seg_idx;         /* registry index of the current segment */
 	uint32_t seg_n;
@@ -157,10 +185,7 @@ struct sto_log {
 	uint64_t buf_seg_off;     /* segment offset of buf[0] */
 	uint32_t buf_len;         /* bytes of records in buf */
 	uint32_t flushed_len;     /* buf bytes durable */
-	uint32_t inflight_len;    /* buf bytes covered by the flush in flight, 0 if none */
-	uint32_t write_pos;       /* buf offset the in-flight write started at */
-	int write_res;            /* result of the in-flight write */
-	uint32_t write_total;     /* bytes the in-flight write must cover */
+	uint32_t inflight_len;    /* buf bytes covered by the flights in flight, 0 if none */
 
 	uint64_t unix_ms_cached;  /* the time records get, refreshed at every flush call */
 	uint64_t seg_created_ms;  /* when the current segment was opened */
@@ -170,6 +195,7 @@ struct sto_log {
 
 	struct sto_undo *undo;    /* ring of not-yet-durable records */
 	uint32_t undo_head, undo_count;
+	uint32_t undo_sealed;     /* of them, how many have their CRC (from the head) */
 
 	/* statistics */
 	uint64_t records;
