@@ -1220,6 +1220,14 @@ static void recover_apply(void *arg, unsigned worker, const struct sto_rec_hdr *
 	}
 }
 
+/* Receipts recover on their own thread while the state log replays. */
+static void *recover_events_main(void *arg)
+{
+	struct net_server *s = arg;
+	s->ev_recover_rc = sto_events_recover(s->cfg.events_dir, s->cfg.events.epoch, &s->counters_base, &s->ev_recovered);
+	return NULL;
+}
+
 int net_server_recover(struct net_server *s)
 {
 	struct recover_ctx ctx = { .s = s };
@@ -1227,7 +1235,16 @@ int net_server_recover(struct net_server *s)
 	sto_log_hooks.durable = on_durable;
 	sto_log_hooks.failed = on_failed;
 	sto_log_hooks.undo = on_undo;
+	s->cfg.events.epoch = sto_log_max_epoch(s->cfg.log_dir) + 1; /* this run's epoch, as the scan will find */
+	pthread_t ev_thread;
+	bool ev_threaded = pthread_create(&ev_thread, NULL, recover_events_main, s) == 0;
+	if (!ev_threaded)
+		recover_events_main(s);
 	int rc = sto_log_scan(s->cfg.log_dir, s->ncores, recover_apply, &ctx, &s->recovered);
+	if (ev_threaded)
+		pthread_join(ev_thread, NULL);
+	if (!rc && s->recovered.max_epoch + 1 != s->cfg.events.epoch)
+		rc = -EIO; /* the log changed under us */
 	if (rc) {
 		base_log(BASE_LOG_ERROR, "msg=\"store: cannot read the log\" dir=%s err=%d", s->cfg.log_dir, rc);
 		return rc;
@@ -1251,13 +1268,12 @@ int net_server_recover(struct net_server *s)
 	}
 	s->cfg.log.epoch = s->recovered.max_epoch + 1;
 	s->cfg.log.cores = (uint16_t)s->ncores;
-	s->cfg.events.epoch = s->cfg.log.epoch;
 	s->cfg.events.cores = (uint16_t)s->ncores;
 	s->cfg.events.dir = s->cfg.events_dir;
 	s->cfg.events.stream = STO_STREAM_EVENTS;
 	s->cfg.events.hooks = &ev_hooks;
 	s->cfg.events.lz4 = false; /* retention deletes them whole; receipts are read back by offset */
-	rc = sto_events_recover(s->cfg.events_dir, s->cfg.events.epoch, &s->counters_base, &s->ev_recovered);
+	rc = s->ev_recover_rc;
 	if (rc) {
 		base_log(BASE_LOG_ERROR, "msg=\"store: cannot recover receipts\" dir=%s err=%d", s->cfg.events_dir, rc);
 		return rc;

@@ -167,6 +167,7 @@ struct net_server {
 	unsigned cores_compacted;  /* atomic: cores done with a round this epoch */
 	struct sto_counters counters_base; /* read-only: counts of earlier runs */
 	struct sto_events_recovery ev_recovered;
+	int ev_recover_rc;
 	uint64_t last_expire_ms;   /* core 0 */
 	int old_epochs_gone;       /* atomic: earlier epochs' segments deleted */
 };

@@ -1403,6 +1403,22 @@ static void *scan_worker(void *p)
 	return NULL;
 }
 
+uint32_t sto_log_max_epoch(const char *dir)
+{
+	uint32_t max = 0;
+	DIR *d = opendir(dir);
+	struct dirent *e;
+	while (d && (e = readdir(d))) {
+		uint32_t epoch, core, n;
+		int end = 0;
+		if (sscanf(e->d_name, "e%8u-c%3u-%6u.seg%n", &epoch, &core, &n, &end) == 3 && end == 25 && epoch > max)
+			max = epoch;
+	}
+	if (d)
+		closedir(d);
+	return max;
+}
+
 int sto_log_scan(const char *dir, unsigned workers, sto_apply_fn *apply, void *arg, struct sto_scan_stats *st)
 {
 	memset(st, 0, sizeof(*st));

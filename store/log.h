@@ -294,6 +294,8 @@ struct sto_scan_stats {
  */
 typedef void sto_apply_fn(void *arg, unsigned worker, const struct sto_rec_hdr *h, const uint8_t *payload,
 			  uint64_t loc);
+/* The newest epoch among the segment files' names in dir (0: none). */
+uint32_t sto_log_max_epoch(const char *dir);
 /* workers threads each read every segment; apply keeps a record on one worker only. */
 int sto_log_scan(const char *dir, unsigned workers, sto_apply_fn *apply, void *arg, struct sto_scan_stats *st);
 
