@@ -5,9 +5,11 @@
  *   herald [global flags] <command> [args]
  *
  * Every command is one row of cli_cmds[]: its words ("app create"), the
- * usage of its arguments, how many it takes, whether it needs AUTH, and
- * the function that runs it. main() parses flags (global flags may appear
- * anywhere before "--"), finds the row, checks the arity, connects, says
+ * usage of its arguments, how many it takes, whether it needs AUTH, the
+ * command flags it takes (--vendor, --user, --limit, ...: cli_flags[] says
+ * where each value goes) and the function that runs it. main() parses
+ * flags (they may appear anywhere before "--"), finds the row, checks the
+ * arity and refuses command flags the row does not take, connects, says
  * HELLO, authenticates, runs the row's function and maps the outcome to
  * the exit status:
  *
@@ -23,6 +25,7 @@
 #include <errno.h>
 #include <inttypes.h>
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -35,6 +38,9 @@
 #define CLI_TIMEOUT_MS_MAX     (24 * 3600 * 1000)
 #define CLI_PING_BYTES         16u
 #define CLI_NAME               "herald-cli"
+#define CLI_HISTORY_LIMIT_DEFAULT 100u
+#define CLI_HISTORY_PAGES_MAX  100000u /* --all: pages followed before giving up */
+_Static_assert(CLI_HISTORY_LIMIT_DEFAULT <= HRL_HISTORY_LIMIT_MAX, "default page fits the limit");
 
 enum cli_exit {
 	EXIT_OK = 0,
@@ -44,17 +50,50 @@ enum cli_exit {
 	EXIT_AUTH = 4,
 };
 
+/*
+ * Flags that belong to some commands only, a bit each; a command lists
+ * the ones it takes (cli_cmd.flags) and main() refuses the others.
+ */
+enum cli_flag_bit {
+	CF_VENDOR = 1u << 0,   /* bind, receipt put */
+	CF_PLATFORM = 1u << 1, /* bind */
+	CF_USER = 1u << 2,     /* receipt put */
+	CF_MESSAGE = 1u << 3,
+	CF_CAMPAIGN = 1u << 4,
+	CF_CHANNEL = 1u << 5,
+	CF_STATE = 1u << 6,
+	CF_TIME = 1u << 7,
+	CF_REASON = 1u << 8,
+	CF_LIMIT = 1u << 9,    /* user history */
+	CF_CURSOR = 1u << 10,
+	CF_ALL = 1u << 11,
+};
+#define CLI_FLAG_BITS 16
+_Static_assert(CF_ALL < (1u << CLI_FLAG_BITS), "a name slot per command flag");
+
 struct cli {
 	const char *server;
 	const char *app;
 	const char *secret_hex;
 	const char *secret_file;
-	const char *vendor;   /* bind --vendor */
+	const char *vendor;   /* bind, receipt put --vendor */
 	const char *platform; /* bind --platform */
+	const char *user;     /* receipt put --user ... --reason */
+	const char *message;
+	const char *campaign;
+	const char *channel;
+	const char *state;
+	const char *time;
+	const char *reason;
+	const char *limit;    /* user history --limit, --cursor, --all */
+	const char *cursor;
+	bool all;
 	const char *timeout_text; /* --timeout, checked once all flags are read */
 	int timeout_ms;
 	bool json;
 	bool help;
+	unsigned flags_seen; /* enum cli_flag_bit of the command flags given */
+	const char *flag_names[CLI_FLAG_BITS]; /* each command flag's name, by bit */
 	struct herald_conn *conn;
 	char server_name[256]; /* from HELLO, for ping */
 };
@@ -67,7 +106,7 @@ struct cli_cmd {
 	int args_min;
 	int args_max; /* < 0: no limit */
 	bool auth;
-	bool device_flags;
+	unsigned flags; /* enum cli_flag_bit: the command flags it takes */
 	int (*run)(struct cli *cli, char **argv, int argc);
 };
 
@@ -198,17 +237,65 @@ static void print_ok(struct cli *cli)
 
 /* ---- argument parsing helpers ------------------------------------------------ */
 
-static bool parse_u32(const char *s, uint32_t *out)
+static bool parse_u64(const char *s, uint64_t *out)
 {
 	char *end;
 	if (!*s || strspn(s, "0123456789") != strlen(s))
 		return false;
 	errno = 0;
 	unsigned long long v = strtoull(s, &end, 10);
-	if (errno || *end || v > UINT32_MAX)
+	if (errno || *end || v > UINT64_MAX)
+		return false;
+	*out = (uint64_t)v;
+	return true;
+}
+
+static bool parse_u32(const char *s, uint32_t *out)
+{
+	uint64_t v;
+	if (!parse_u64(s, &v) || v > UINT32_MAX)
 		return false;
 	*out = (uint32_t)v;
 	return true;
+}
+
+static int hex_digit(char c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	if (c >= 'A' && c <= 'F')
+		return c - 'A' + 10;
+	return -1;
+}
+
+/* A HISTORY cursor: exactly 2 * HRL_CURSOR_BYTES hex digits, either case. */
+static bool parse_cursor(const char *s, uint8_t cursor[HRL_CURSOR_BYTES])
+{
+	if (strlen(s) != 2 * HRL_CURSOR_BYTES)
+		return false;
+	for (unsigned i = 0; i < HRL_CURSOR_BYTES; i++) {
+		int hi = hex_digit(s[2 * i]), lo = hex_digit(s[2 * i + 1]);
+		if (hi < 0 || lo < 0)
+			return false;
+		cursor[i] = (uint8_t)(hi << 4 | lo);
+	}
+	return true;
+}
+
+static void cursor_hex(const uint8_t cursor[HRL_CURSOR_BYTES], char out[2 * HRL_CURSOR_BYTES + 1])
+{
+	for (unsigned i = 0; i < HRL_CURSOR_BYTES; i++)
+		snprintf(out + 2 * i, 3, "%02x", cursor[i]);
+}
+
+/* A required command flag is missing. */
+static int missing_flag(const char *cmd, const char *flag, const char *what)
+{
+	fprintf(stderr, "herald: %s needs %s (%s)\n(try 'herald %s --help')\n", cmd, flag, what,
+		cmd);
+	return EXIT_USAGE;
 }
 
 /* ---- commands ------------------------------------------------------------------ */
@@ -284,10 +371,15 @@ static int cmd_store_stats(struct cli *cli, char **argv, int argc)
 		printf("{\"epoch\":%u,\"recovery_ms\":%" PRIu64 ",\"recovered_segments\":%" PRIu64
 		       ",\"recovered_records\":%" PRIu64 ",\"torn_tails\":%" PRIu64
 		       ",\"corrupt_records\":%" PRIu64 ",\"segment_files\":%u,\"segment_bytes\":%" PRIu64
-		       ",\"core_count\":%u,\"cores\":[",
+		       ",\"core_count\":%u,",
 		       s->epoch, s->recovery_ms, s->recovered_segments, s->recovered_records,
 		       s->torn_tails, s->corrupt_records, s->segment_files, s->segment_bytes,
 		       s->core_count);
+		printf("\"event_segment_files\":%u,\"event_segment_bytes\":%" PRIu64
+		       ",\"receipts_written\":%" PRIu64 ",\"receipts_replayed\":%" PRIu64
+		       ",\"event_segments_expired\":%" PRIu64 ",\"cores\":[",
+		       s->event_segment_files, s->event_segment_bytes, s->receipts_written,
+		       s->receipts_replayed, s->event_segments_expired);
 		for (unsigned i = 0; i < s->core_count; i++) {
 			const struct herald_core_store_stats *cs = &s->cores[i];
 			printf("%s{\"core\":%u,\"records_written\":%" PRIu64 ",\"bytes_written\":%" PRIu64
@@ -310,7 +402,11 @@ static int cmd_store_stats(struct cli *cli, char **argv, int argc)
 		       " torn tails, %" PRIu64 " corrupt records\n",
 		       s->recovery_ms, s->recovered_segments, s->recovered_records, s->torn_tails,
 		       s->corrupt_records);
-		printf("segments: %u files, %" PRIu64 " bytes\n\n", s->segment_files, s->segment_bytes);
+		printf("segments: %u files, %" PRIu64 " bytes\n", s->segment_files, s->segment_bytes);
+		printf("receipts: %" PRIu64 " written, %" PRIu64 " replayed at start-up\n",
+		       s->receipts_written, s->receipts_replayed);
+		printf("receipt segments: %u files, %" PRIu64 " bytes, %" PRIu64 " expired\n\n",
+		       s->event_segment_files, s->event_segment_bytes, s->event_segments_expired);
 		printf("%-6s %12s %14s %10s %9s %10s %-11s %7s %10s %8s %14s\n", "core", "records",
 		       "bytes", "flushes", "io_errors", "users", "compaction", "rounds", "rewritten",
 		       "deleted", "reclaimed");
@@ -674,10 +770,315 @@ static int cmd_user_show(struct cli *cli, char **argv, int argc)
 	return EXIT_OK;
 }
 
+/* ---- receipts ------------------------------------------------------------------- */
+
+#define STATE_NAMES "queued sent delivered displayed clicked failed recalled"
+
+static int cmd_receipt_put(struct cli *cli, char **argv, int argc)
+{
+	static const char cmd[] = "receipt put";
+	struct herald_receipt r = { .reason = cli->reason ? cli->reason : "" };
+	uint64_t recorded_unix_ms = 0;
+	char when[64];
+	int v;
+
+	if (!cli->user)
+		return missing_flag(cmd, "--user", "the user the receipt is for");
+	if (!cli->message)
+		return missing_flag(cmd, "--message", "the message id, 1 or more");
+	if (!cli->channel)
+		return missing_flag(cmd, "--channel", "push sms email wechat webhook");
+	if (!cli->state)
+		return missing_flag(cmd, "--state", STATE_NAMES);
+	if (!parse_u64(cli->message, &r.message_id))
+		return usage_error("bad --message '%s' (a message id: a number, 1 or more)",
+				   cli->message);
+	if (cli->campaign && !parse_u64(cli->campaign, &r.campaign_id))
+		return usage_error("bad --campaign '%s' (a number; 0 for none)", cli->campaign);
+	if ((v = herald_channel_parse(cli->channel)) < 0)
+		return usage_error("unknown channel '%s' (push sms email wechat webhook)",
+				   cli->channel);
+	r.channel = (uint8_t)v;
+	if ((v = cli->vendor ? herald_vendor_parse(cli->vendor) : HRL_VENDOR_NONE) < 0)
+		return usage_error("unknown vendor '%s' (apns fcm huawei xiaomi oppo vivo honor meizu)",
+				   cli->vendor);
+	r.vendor = (uint8_t)v;
+	if ((v = herald_state_parse(cli->state)) < 0)
+		return usage_error("unknown state '%s' (" STATE_NAMES ")", cli->state);
+	r.state = (uint8_t)v;
+	if (cli->time && !parse_u64(cli->time, &r.event_unix_ms))
+		return usage_error("bad --time '%s' (unix time in milliseconds; 0 for now)", cli->time);
+
+	int rc = herald_receipt_put(cli->conn, cli->user, &r, &recorded_unix_ms);
+	if (rc)
+		return fail(cli, rc, cmd);
+	if (cli->json) {
+		fputs("{\"user_id\":", stdout);
+		json_str(cli->user);
+		printf(",\"message_id\":%" PRIu64 ",\"recorded_unix_ms\":%" PRIu64 "}\n",
+		       r.message_id, recorded_unix_ms);
+	} else {
+		printf("recorded: %s (%" PRIu64 ")\n", time_text(recorded_unix_ms, when, sizeof(when)),
+		       recorded_unix_ms);
+	}
+	return EXIT_OK;
+}
+
+/* The pages of one `user history`, kept until all are in, then printed. */
+struct history_pages {
+	struct herald_history **pages;
+	size_t count;
+	size_t cap;
+};
+
+static void history_pages_free(struct history_pages *hp)
+{
+	for (size_t i = 0; i < hp->count; i++)
+		herald_history_free(hp->pages[i]);
+	free(hp->pages);
+}
+
+static int history_pages_add(struct history_pages *hp, struct herald_history *h)
+{
+	if (hp->count == hp->cap) {
+		size_t cap = hp->cap ? 2 * hp->cap : 8;
+		struct herald_history **p = realloc(hp->pages, cap * sizeof(struct herald_history *));
+		if (!p)
+			return -ENOMEM;
+		hp->pages = p;
+		hp->cap = cap;
+	}
+	hp->pages[hp->count++] = h;
+	return 0;
+}
+
+static void receipt_json(const struct herald_receipt *r)
+{
+	printf("{\"message_id\":%" PRIu64 ",\"campaign_id\":%" PRIu64 ",\"channel\":",
+	       r->message_id, r->campaign_id);
+	json_enum(herald_channel_name(r->channel), r->channel);
+	fputs(",\"vendor\":", stdout);
+	json_enum(herald_vendor_name(r->vendor), r->vendor);
+	fputs(",\"state\":", stdout);
+	json_enum(herald_state_name(r->state), r->state);
+	printf(",\"event_unix_ms\":%" PRIu64 ",\"recorded_unix_ms\":%" PRIu64 ",\"reason\":",
+	       r->event_unix_ms, r->recorded_unix_ms);
+	json_str(r->reason);
+	putchar('}');
+}
+
+static void receipt_text(const struct herald_receipt *r)
+{
+	char recorded[64], event[64], b1[16], b2[16], b3[16];
+
+	printf("%-24s  %-9s  %-7s  %-6s  %12" PRIu64 "  %12" PRIu64 "  %-24s  ",
+	       time_text(r->recorded_unix_ms, recorded, sizeof(recorded)),
+	       enum_text(herald_state_name(r->state), r->state, b1, sizeof(b1)),
+	       enum_text(herald_channel_name(r->channel), r->channel, b2, sizeof(b2)),
+	       enum_text(herald_vendor_name(r->vendor), r->vendor, b3, sizeof(b3)), r->message_id,
+	       r->campaign_id, time_text(r->event_unix_ms, event, sizeof(event)));
+	text_strn(r->reason, strlen(r->reason));
+	putchar('\n');
+}
+
+static void history_print(struct cli *cli, const char *user_id, const struct history_pages *hp)
+{
+	const struct herald_history *last = hp->pages[hp->count - 1];
+	char next[2 * HRL_CURSOR_BYTES + 1];
+	size_t total = 0;
+
+	cursor_hex(last->next_cursor, next);
+	for (size_t i = 0; i < hp->count; i++)
+		total += hp->pages[i]->count;
+	if (cli->json) {
+		fputs("{\"user_id\":", stdout);
+		json_str(user_id);
+		printf(",\"count\":%zu,\"receipts\":[", total);
+		for (size_t i = 0, n = 0; i < hp->count; i++)
+			for (unsigned j = 0; j < hp->pages[i]->count; j++, n++) {
+				if (n)
+					putchar(',');
+				receipt_json(&hp->pages[i]->receipts[j]);
+			}
+		putchar(']');
+		if (!cli->all)
+			printf(",\"next_cursor\":\"%s\"", next);
+		puts("}");
+		return;
+	}
+	if (total == 0) {
+		printf("no receipts for %s\n", user_id);
+	} else {
+		printf("%-24s  %-9s  %-7s  %-6s  %12s  %12s  %-24s  %s\n", "RECORDED", "STATE",
+		       "CHANNEL", "VENDOR", "MESSAGE_ID", "CAMPAIGN_ID", "EVENT", "REASON");
+		for (size_t i = 0; i < hp->count; i++)
+			for (unsigned j = 0; j < hp->pages[i]->count; j++)
+				receipt_text(&hp->pages[i]->receipts[j]);
+	}
+	if (!cli->all)
+		printf("next_cursor: %s\n", next);
+}
+
+static int cmd_user_history(struct cli *cli, char **argv, int argc)
+{
+	static const char cmd[] = "user history";
+	uint8_t cursor[HRL_CURSOR_BYTES] = { 0 };
+	uint32_t limit = CLI_HISTORY_LIMIT_DEFAULT;
+	struct history_pages hp = { 0 };
+	int rc, status;
+
+	if (cli->limit && (!parse_u32(cli->limit, &limit) || limit == 0 ||
+			   limit > HRL_HISTORY_LIMIT_MAX)) {
+		fprintf(stderr, "herald: bad --limit '%s' (receipts per page, 1 to %u)\n", cli->limit,
+			HRL_HISTORY_LIMIT_MAX);
+		return EXIT_USAGE;
+	}
+	if (cli->cursor && !parse_cursor(cli->cursor, cursor))
+		return usage_error("bad --cursor '%s' (32 hex digits, a next_cursor printed by "
+				   "'herald user history')",
+				   cli->cursor);
+	for (unsigned page = 0;; page++) {
+		struct herald_history *h = NULL;
+		if (page == CLI_HISTORY_PAGES_MAX) {
+			fprintf(stderr, "herald: %s: more than %u pages; stopped\n", cmd,
+				CLI_HISTORY_PAGES_MAX);
+			status = EXIT_TRANSPORT;
+			goto out_free_pages;
+		}
+		rc = herald_history(cli->conn, argv[0], cursor, (uint16_t)limit, &h);
+		if (rc) {
+			status = fail(cli, rc, cmd);
+			goto out_free_pages;
+		}
+		if (history_pages_add(&hp, h)) {
+			herald_history_free(h);
+			status = fail(cli, -ENOMEM, cmd);
+			goto out_free_pages;
+		}
+		if (!cli->all || herald_cursor_is_end(h->next_cursor))
+			break;
+		if (memcmp(h->next_cursor, cursor, HRL_CURSOR_BYTES) == 0) {
+			/* The same request again would get the same answer, for ever. */
+			fprintf(stderr, "herald: %s: the engine handed back the cursor it was given; "
+					"paging would not end\n",
+				cmd);
+			status = EXIT_TRANSPORT;
+			goto out_free_pages;
+		}
+		memcpy(cursor, h->next_cursor, HRL_CURSOR_BYTES);
+	}
+	history_print(cli, argv[0], &hp);
+	status = EXIT_OK;
+
+out_free_pages:
+	history_pages_free(&hp);
+	return status;
+}
+
+/* The funnel of one channel: counts by state, index enum hrl_state. */
+struct funnel {
+	uint8_t channel;
+	uint64_t by_state[HRL_STATE_COUNT];
+};
+
+/* States in funnel order, then the ones beside it. */
+static const uint8_t funnel_steps[] = { HRL_STATE_QUEUED, HRL_STATE_SENT, HRL_STATE_DELIVERED,
+					HRL_STATE_DISPLAYED, HRL_STATE_CLICKED };
+static const uint8_t funnel_aside[] = { HRL_STATE_FAILED, HRL_STATE_RECALLED };
+_Static_assert(sizeof(funnel_steps) + sizeof(funnel_aside) + 1 == HRL_STATE_COUNT,
+	       "every receipt state is in the funnel line");
+
+static void funnel_text(const struct funnel *f)
+{
+	char b[16];
+	uint64_t top = f->by_state[HRL_STATE_QUEUED];
+
+	printf("funnel %s: ", enum_text(herald_channel_name(f->channel), f->channel, b, sizeof(b)));
+	for (size_t i = 0; i < sizeof(funnel_steps); i++) {
+		uint8_t st = funnel_steps[i];
+		printf("%s%s %" PRIu64, i ? " > " : "", herald_state_name(st), f->by_state[st]);
+		if (i && top)
+			printf(" (%.1f%%)", 100.0 * (double)f->by_state[st] / (double)top);
+	}
+	for (size_t i = 0; i < sizeof(funnel_aside); i++)
+		printf("%s%s %" PRIu64, i ? ", " : "; ", herald_state_name(funnel_aside[i]),
+		       f->by_state[funnel_aside[i]]);
+	putchar('\n');
+}
+
+static void funnel_json(const struct funnel *f)
+{
+	fputs("{\"channel\":", stdout);
+	json_enum(herald_channel_name(f->channel), f->channel);
+	for (unsigned st = HRL_STATE_QUEUED; st < HRL_STATE_COUNT; st++)
+		printf(",\"%s\":%" PRIu64, herald_state_name(st), f->by_state[st]);
+	putchar('}');
+}
+
+static int cmd_campaign_counters(struct cli *cli, char **argv, int argc)
+{
+	struct herald_campaign_counters *cc = NULL;
+	struct funnel funnels[HRL_CH_COUNT];
+	size_t nfunnels = 0;
+	uint64_t campaign_id;
+	char b1[16], b2[16];
+
+	if (!parse_u64(argv[0], &campaign_id))
+		return usage_error("bad campaign id '%s' (a number)", argv[0]);
+	int rc = herald_campaign_counters(cli->conn, campaign_id, &cc);
+	if (rc)
+		return fail(cli, rc, "campaign counters");
+	/* Entries come sorted by channel: one funnel per run of a channel. */
+	for (unsigned i = 0; i < cc->count; i++) {
+		const struct herald_counter *ct = &cc->counters[i];
+		if (nfunnels == 0 || funnels[nfunnels - 1].channel != ct->channel) {
+			if (nfunnels == HRL_CH_COUNT)
+				break; /* NEVER: the decoder allows only HRL_CH_COUNT - 1 channels */
+			funnels[nfunnels] = (struct funnel){ .channel = ct->channel };
+			nfunnels++;
+		}
+		funnels[nfunnels - 1].by_state[ct->state] = ct->count;
+	}
+	if (cli->json) {
+		printf("{\"campaign_id\":%" PRIu64 ",\"counters\":[", campaign_id);
+		for (unsigned i = 0; i < cc->count; i++) {
+			const struct herald_counter *ct = &cc->counters[i];
+			fputs(i ? ",{\"channel\":" : "{\"channel\":", stdout);
+			json_enum(herald_channel_name(ct->channel), ct->channel);
+			fputs(",\"state\":", stdout);
+			json_enum(herald_state_name(ct->state), ct->state);
+			printf(",\"count\":%" PRIu64 "}", ct->count);
+		}
+		fputs("],\"funnels\":[", stdout);
+		for (size_t i = 0; i < nfunnels; i++) {
+			if (i)
+				putchar(',');
+			funnel_json(&funnels[i]);
+		}
+		puts("]}");
+	} else if (cc->count == 0) {
+		printf("no receipts for campaign %" PRIu64 "\n", campaign_id);
+	} else {
+		printf("%-8s  %-9s  %12s\n", "CHANNEL", "STATE", "COUNT");
+		for (unsigned i = 0; i < cc->count; i++) {
+			const struct herald_counter *ct = &cc->counters[i];
+			printf("%-8s  %-9s  %12" PRIu64 "\n",
+			       enum_text(herald_channel_name(ct->channel), ct->channel, b1, sizeof(b1)),
+			       enum_text(herald_state_name(ct->state), ct->state, b2, sizeof(b2)),
+			       ct->count);
+		}
+		putchar('\n');
+		for (size_t i = 0; i < nfunnels; i++)
+			funnel_text(&funnels[i]);
+	}
+	herald_campaign_counters_free(cc);
+	return EXIT_OK;
+}
+
 static const struct cli_cmd cli_cmds[] = {
 	{ NULL, "ping", "", "Say HELLO (and AUTH when a secret is given) and time one PING.",
-	  0, 0, false, false, cmd_ping },
-	{ NULL, "stats", "", "Per-core counters of the engine.", 0, 0, true, false, cmd_stats },
+	  0, 0, false, 0, cmd_ping },
+	{ NULL, "stats", "", "Per-core counters of the engine.", 0, 0, true, 0, cmd_stats },
 	{ "store", "stats", "",
 	  "Counters of the durable store: recovery, segment files, writes and compaction.\n"
 	  "For the engine: epoch (this run's number, one more at each start), what the\n"
@@ -685,42 +1086,72 @@ static const struct cli_cmd cli_cmds[] = {
 	  "records), and the segment files on disk now. Per core: records, bytes and\n"
 	  "flushes (write + fdatasync) since start, I/O errors, users, the compaction state\n"
 	  "(idle, rewriting, syncing, wait_delete), its rounds, records rewritten, segments\n"
-	  "deleted and bytes reclaimed. Any app or the admin may ask.",
-	  0, 0, true, false, cmd_store_stats },
+	  "deleted and bytes reclaimed. The receipt log: receipts written since start and\n"
+	  "replayed at start-up (to rebuild the campaign counters), its segment files and\n"
+	  "bytes on disk, and the segments retention deleted. Any app or the admin may ask.",
+	  0, 0, true, 0, cmd_store_stats },
 	{ "app", "create", "<app_id>",
 	  "Create an app (admin). Prints the app id and its new secret as 64 hex digits;\n"
 	  "the secret is shown only once.",
-	  1, 1, true, false, cmd_app_create },
+	  1, 1, true, 0, cmd_app_create },
 	{ "app", "list", "", "List apps with their creation time and secret version (admin).",
-	  0, 0, true, false, cmd_app_list },
+	  0, 0, true, 0, cmd_app_list },
 	{ "app", "rotate", "<app_id>",
 	  "Give an app a new secret (admin, or the app itself). The old one stops working.",
-	  1, 1, true, false, cmd_app_rotate },
+	  1, 1, true, 0, cmd_app_rotate },
 	{ NULL, "bind", "<user> <channel> <address> [--vendor V --platform P]",
 	  "Bind an address to a user; prints the device id. Channels: push sms email wechat\n"
 	  "webhook. For push, --vendor (apns fcm huawei xiaomi oppo vivo honor meizu) and\n"
 	  "--platform (android ios harmony web) are required; other channels take neither.",
-	  3, 3, true, true, cmd_bind },
+	  3, 3, true, CF_VENDOR | CF_PLATFORM, cmd_bind },
 	{ NULL, "unbind", "<user> <device_id>", "Remove a device and its aliases.", 2, 2, true,
-	  false, cmd_unbind },
+	  0, cmd_unbind },
 	{ "alias", "set", "<user> <device_id> <type> <alias>",
 	  "Set the device's alias of this type; prints the alias it replaced.", 4, 4, true,
-	  false, cmd_alias_set },
+	  0, cmd_alias_set },
 	{ "alias", "del", "<user> <device_id> <type>", "Delete the device's alias of this type.",
-	  3, 3, true, false, cmd_alias_del },
+	  3, 3, true, 0, cmd_alias_del },
 	{ "alias", "lookup", "<type> <alias>",
-	  "List the devices (user and device id) that hold an alias.", 2, 2, true, false,
+	  "List the devices (user and device id) that hold an alias.", 2, 2, true, 0,
 	  cmd_alias_lookup },
 	{ "tag", "add", "<user> <tag>...", "Add tags to a user; prints how many were new.", 2, -1,
-	  true, false, cmd_tag_add },
+	  true, 0, cmd_tag_add },
 	{ "tag", "del", "<user> <tag>...", "Remove tags from a user; prints how many it had.", 2,
-	  -1, true, false, cmd_tag_del },
+	  -1, true, 0, cmd_tag_del },
 	{ "attr", "set", "<user> key=value...",
 	  "Set user attributes; an empty value (key=) deletes the key. tz must be an IANA\n"
 	  "zone name, locale a BCP 47 tag. Prints the user's attribute count.",
-	  2, -1, true, false, cmd_attr_set },
+	  2, -1, true, 0, cmd_attr_set },
 	{ "user", "show", "<user>", "Show a user's devices, aliases, tags and attributes.", 1, 1,
-	  true, false, cmd_user_show },
+	  true, 0, cmd_user_show },
+	{ "user", "history", "<user> [--limit N] [--cursor HEX] [--all]",
+	  "List a user's receipts, newest first (the order the engine recorded them).\n"
+	  "One page of --limit receipts (1 to 1000, default 100), then the cursor of the\n"
+	  "next page as 32 hex digits (all zero: nothing older); --cursor HEX continues\n"
+	  "from there. --all follows the cursors to the oldest receipt and prints them all.\n"
+	  "The user need not exist: no receipts is not an error.",
+	  1, 1, true, CF_LIMIT | CF_CURSOR | CF_ALL, cmd_user_history },
+	{ "receipt", "put",
+	  "--user U --message ID --channel C --state S [--vendor V] [--campaign ID] "
+	  "[--time MS] [--reason TEXT]",
+	  "Record a receipt: where message ID stands for user U on channel C. States: queued\n"
+	  "sent delivered displayed clicked failed recalled. Channels: push sms email wechat\n"
+	  "webhook; push needs --vendor (apns fcm huawei xiaomi oppo vivo honor meizu), the\n"
+	  "others take none. --campaign: the campaign id (default 0, no campaign). --time:\n"
+	  "when the state was reached, unix milliseconds (default 0: now). --reason: up to\n"
+	  "64 printable ASCII characters, required for failed. Prints when the engine\n"
+	  "recorded it. The user need not exist.",
+	  0, 0, true,
+	  CF_USER | CF_MESSAGE | CF_CAMPAIGN | CF_CHANNEL | CF_VENDOR | CF_STATE | CF_TIME |
+		  CF_REASON,
+	  cmd_receipt_put },
+	{ "campaign", "counters", "<campaign_id>",
+	  "Count a campaign's receipts per channel and state, with a funnel per channel.\n"
+	  "The funnel: queued > sent > delivered > displayed > clicked, each in percent of\n"
+	  "queued, then failed and recalled. A recipient that went through several states\n"
+	  "counts once in each. The counts are this app's; campaign 0 counts the messages\n"
+	  "sent outside any campaign.",
+	  1, 1, true, 0, cmd_campaign_counters },
 };
 #define CLI_CMD_COUNT (sizeof(cli_cmds) / sizeof(cli_cmds[0]))
 
@@ -817,24 +1248,46 @@ static const struct cli_cmd *find_cmd(const char *w0, const char *w1)
 	return NULL;
 }
 
-/* Flags that take a value, and where each one goes. */
-static const char **flag_slot(struct cli *cli, const char *name)
+/* Flags that take a value: where each one goes, and its command bit (0: global). */
+struct cli_flag {
+	const char *name;
+	size_t offset; /* of its const char * in struct cli */
+	unsigned bit;  /* enum cli_flag_bit, 0 for global flags */
+};
+
+static const struct cli_flag cli_flags[] = {
+	{ "--server", offsetof(struct cli, server), 0 },
+	{ "--app", offsetof(struct cli, app), 0 },
+	{ "--secret", offsetof(struct cli, secret_hex), 0 },
+	{ "--secret-file", offsetof(struct cli, secret_file), 0 },
+	{ "--timeout", offsetof(struct cli, timeout_text), 0 },
+	{ "--vendor", offsetof(struct cli, vendor), CF_VENDOR },
+	{ "--platform", offsetof(struct cli, platform), CF_PLATFORM },
+	{ "--user", offsetof(struct cli, user), CF_USER },
+	{ "--message", offsetof(struct cli, message), CF_MESSAGE },
+	{ "--campaign", offsetof(struct cli, campaign), CF_CAMPAIGN },
+	{ "--channel", offsetof(struct cli, channel), CF_CHANNEL },
+	{ "--state", offsetof(struct cli, state), CF_STATE },
+	{ "--time", offsetof(struct cli, time), CF_TIME },
+	{ "--reason", offsetof(struct cli, reason), CF_REASON },
+	{ "--limit", offsetof(struct cli, limit), CF_LIMIT },
+	{ "--cursor", offsetof(struct cli, cursor), CF_CURSOR },
+};
+#define CLI_FLAG_COUNT (sizeof(cli_flags) / sizeof(cli_flags[0]))
+
+static const struct cli_flag *find_flag(const char *name)
 {
-	if (strcmp(name, "--server") == 0)
-		return &cli->server;
-	if (strcmp(name, "--app") == 0)
-		return &cli->app;
-	if (strcmp(name, "--secret") == 0)
-		return &cli->secret_hex;
-	if (strcmp(name, "--secret-file") == 0)
-		return &cli->secret_file;
-	if (strcmp(name, "--vendor") == 0)
-		return &cli->vendor;
-	if (strcmp(name, "--platform") == 0)
-		return &cli->platform;
-	if (strcmp(name, "--timeout") == 0)
-		return &cli->timeout_text;
+	for (size_t i = 0; i < CLI_FLAG_COUNT; i++)
+		if (strcmp(cli_flags[i].name, name) == 0)
+			return &cli_flags[i];
 	return NULL;
+}
+
+/* Remember that a command flag was given, under the name used. */
+static void flag_seen(struct cli *cli, unsigned bit, const char *name)
+{
+	cli->flags_seen |= bit;
+	cli->flag_names[__builtin_ctz(bit)] = name;
 }
 
 static int parse_timeout(const char *text, int *timeout_ms)
@@ -873,6 +1326,11 @@ static int parse_args(struct cli *cli, int argc, char **argv, char **words)
 			cli->json = true;
 			continue;
 		}
+		if (strcmp(a, "--all") == 0) {
+			cli->all = true;
+			flag_seen(cli, CF_ALL, "--all");
+			continue;
+		}
 		char name[32];
 		const char *value = NULL;
 		const char *eq = strchr(a, '=');
@@ -881,8 +1339,8 @@ static int parse_args(struct cli *cli, int argc, char **argv, char **words)
 			return -usage_error("unknown flag '%s'", a);
 		memcpy(name, a, nlen);
 		name[nlen] = '\0';
-		const char **slot = flag_slot(cli, name);
-		if (!slot)
+		const struct cli_flag *flag = find_flag(name);
+		if (!flag)
 			return -usage_error("unknown flag '%s'", a);
 		if (eq) {
 			value = eq + 1;
@@ -891,7 +1349,9 @@ static int parse_args(struct cli *cli, int argc, char **argv, char **words)
 				return -usage_error("flag %s needs a value", name);
 			value = argv[++i];
 		}
-		*slot = value;
+		*(const char **)((char *)cli + flag->offset) = value;
+		if (flag->bit)
+			flag_seen(cli, flag->bit, flag->name);
 	}
 	if (cli->timeout_text && parse_timeout(cli->timeout_text, &cli->timeout_ms))
 		return -EXIT_USAGE;
@@ -1037,8 +1497,13 @@ int main(int argc, char **argv)
 		status = EXIT_USAGE;
 		goto out_free_words;
 	}
-	if (!cmd->device_flags && (cli.vendor || cli.platform)) {
-		status = usage_error("%s", "--vendor and --platform belong to 'bind'");
+	unsigned stray = cli.flags_seen & ~cmd->flags;
+	if (stray) {
+		char words_text[64];
+		cmd_words(cmd, words_text, sizeof(words_text));
+		fprintf(stderr, "herald: flag %s does not apply to '%s'\n(try 'herald %s --help')\n",
+			cli.flag_names[__builtin_ctz(stray)], words_text, words_text);
+		status = EXIT_USAGE;
 		goto out_free_words;
 	}
 	defaults_from_env(&cli);

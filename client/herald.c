@@ -503,18 +503,24 @@ static void *arena_take(struct arena *a, size_t n, size_t align)
 	return a->base + off;
 }
 
-/* Read a str and copy it, NUL-terminated, into the arena; its length in *len. */
-static const char *rd_str_copy_len(struct net_rd *r, struct arena *a, size_t *len)
+/* Copy n bytes of s, NUL-terminated, into the arena (NULL when measuring). */
+static const char *arena_copy_str(struct arena *a, const char *s, size_t n)
 {
-	const char *s;
-	size_t n = net_rd_str(r, &s);
 	char *d = arena_take(a, n + 1, 1);
 	if (d) {
 		memcpy(d, s, n);
 		d[n] = '\0';
 	}
-	*len = n;
 	return d;
+}
+
+/* Read a str and copy it, NUL-terminated, into the arena; its length in *len. */
+static const char *rd_str_copy_len(struct net_rd *r, struct arena *a, size_t *len)
+{
+	const char *s;
+	size_t n = net_rd_str(r, &s);
+	*len = n;
+	return arena_copy_str(a, s, n);
 }
 
 static const char *rd_str_copy(struct net_rd *r, struct arena *a)
@@ -560,6 +566,7 @@ union res_any {
 	struct res_bind bind;
 	struct res_str str;
 	uint16_t count;
+	uint64_t u64;
 	void *root;
 };
 
@@ -622,18 +629,22 @@ static void dec_stats(struct net_rd *r, void *out, struct arena *a)
 }
 
 /*
- * STORE_STATS answer (PROTOCOL.md 5.4), 58 + 71 * core_count bytes:
+ * STORE_STATS answer (PROTOCOL.md 5.4), 58 + 71 * core_count + 36 bytes:
  *
  *   u32 epoch, u64 recovery_ms, u64 recovered_segments,
  *   u64 recovered_records, u64 torn_tails, u64 corrupt_records,
  *   u32 segment_files, u64 segment_bytes, u16 core_count, then per core
  *   u16 core, u64 records_written, u64 bytes_written, u64 flushes,
  *   u64 io_errors, u64 users, u8 compaction, u32 compaction_rounds,
- *   u64 records_rewritten, u64 segments_deleted, u64 bytes_reclaimed.
+ *   u64 records_rewritten, u64 segments_deleted, u64 bytes_reclaimed;
+ *   then the receipt log: u32 event_segment_files, u64 event_segment_bytes,
+ *   u64 receipts_written, u64 receipts_replayed, u64 event_segments_expired.
  */
 #define STORE_STATS_FIXED_BYTES (4u + 5u * 8u + 4u + 8u + 2u)
 #define STORE_STATS_CORE_BYTES  (2u + 5u * 8u + 1u + 4u + 3u * 8u)
-_Static_assert(STORE_STATS_FIXED_BYTES == 58 && STORE_STATS_CORE_BYTES == 71,
+#define STORE_STATS_TAIL_BYTES  (4u + 4u * 8u)
+_Static_assert(STORE_STATS_FIXED_BYTES == 58 && STORE_STATS_CORE_BYTES == 71 &&
+		       STORE_STATS_TAIL_BYTES == 36,
 	       "STORE_STATS layout of PROTOCOL.md 5.4");
 
 static void dec_store_stats(struct net_rd *r, void *out, struct arena *a)
@@ -652,7 +663,8 @@ static void dec_store_stats(struct net_rd *r, void *out, struct arena *a)
 	v.segment_bytes = net_rd_u64(r);
 	v.core_count = net_rd_u16(r);
 	/* The entries are fixed-size: a count the body cannot hold is a lie. */
-	if ((uint64_t)v.core_count * STORE_STATS_CORE_BYTES != r->len - r->off) {
+	if ((uint64_t)v.core_count * STORE_STATS_CORE_BYTES + STORE_STATS_TAIL_BYTES !=
+	    r->len - r->off) {
 		rd_fail(r);
 		v.core_count = 0;
 	}
@@ -676,6 +688,11 @@ static void dec_store_stats(struct net_rd *r, void *out, struct arena *a)
 		if (v.cores)
 			v.cores[i] = cs;
 	}
+	v.event_segment_files = net_rd_u32(r);
+	v.event_segment_bytes = net_rd_u64(r);
+	v.receipts_written = net_rd_u64(r);
+	v.receipts_replayed = net_rd_u64(r);
+	v.event_segments_expired = net_rd_u64(r);
 	if (s)
 		*s = v;
 	*(void **)out = s;
@@ -810,6 +827,116 @@ static void dec_user_show(struct net_rd *r, void *out, struct arena *a)
 	*(void **)out = u;
 }
 
+static void dec_receipt_put(struct net_rd *r, void *out, struct arena *a)
+{
+	*(uint64_t *)out = net_rd_u64(r); /* recorded_unix_ms */
+}
+
+/* Receipt enumerations as PROTOCOL.md 5.1 defines them. */
+static bool receipt_channel_ok(uint8_t channel)
+{
+	return channel >= HRL_CH_PUSH && channel < HRL_CH_COUNT;
+}
+
+static bool receipt_state_ok(uint8_t state)
+{
+	return state >= HRL_STATE_QUEUED && state < HRL_STATE_COUNT;
+}
+
+/* 0 .. HRL_REASON_BYTES_MAX bytes of printable ASCII (0x20 .. 0x7e). */
+static bool reason_ok(const char *s, size_t n)
+{
+	if (n > HRL_REASON_BYTES_MAX)
+		return false;
+	for (size_t i = 0; i < n; i++)
+		if (s[i] < 0x20 || s[i] > 0x7e)
+			return false;
+	return true;
+}
+
+/*
+ * HISTORY answer (PROTOCOL.md 5.6): u16 count, then count x { u64
+ * message_id, u64 campaign_id, u8 channel, u8 vendor, u8 state, u64
+ * event_unix_ms, u64 recorded_unix_ms, str reason }, then raw[16]
+ * next_cursor. An entry takes at least HISTORY_ENTRY_BYTES_MIN bytes.
+ */
+#define HISTORY_ENTRY_BYTES_MIN (8u + 8u + 1u + 1u + 1u + 8u + 8u + 2u)
+_Static_assert(HISTORY_ENTRY_BYTES_MIN == 37, "HISTORY entry layout of PROTOCOL.md 5.6");
+
+static void dec_history(struct net_rd *r, void *out, struct arena *a)
+{
+	struct herald_history *h = arena_take(a, sizeof(*h), _Alignof(struct herald_history));
+	struct herald_history v = { .count = net_rd_u16(r) };
+
+	if (v.count > HRL_HISTORY_LIMIT_MAX ||
+	    (uint64_t)v.count * HISTORY_ENTRY_BYTES_MIN + HRL_CURSOR_BYTES > r->len - r->off) {
+		rd_fail(r);
+		v.count = 0;
+	}
+	v.receipts = arena_take(a, v.count * sizeof(*v.receipts), _Alignof(struct herald_receipt));
+	for (unsigned i = 0; i < v.count && !r->bad; i++) {
+		struct herald_receipt rc;
+		rc.message_id = net_rd_u64(r);
+		rc.campaign_id = net_rd_u64(r);
+		rc.channel = net_rd_u8(r);
+		rc.vendor = net_rd_u8(r);
+		rc.state = net_rd_u8(r);
+		rc.event_unix_ms = net_rd_u64(r);
+		rc.recorded_unix_ms = net_rd_u64(r);
+		const char *reason;
+		size_t reason_len = net_rd_str(r, &reason);
+		rc.reason = arena_copy_str(a, reason, reason_len);
+		if (!receipt_channel_ok(rc.channel) || rc.vendor >= HRL_VENDOR_COUNT ||
+		    !receipt_state_ok(rc.state) || !reason_ok(reason, reason_len))
+			rd_fail(r);
+		if (v.receipts)
+			v.receipts[i] = rc;
+	}
+	const uint8_t *cursor = net_rd_raw(r, HRL_CURSOR_BYTES);
+	if (cursor)
+		memcpy(v.next_cursor, cursor, HRL_CURSOR_BYTES);
+	if (h)
+		*h = v;
+	*(void **)out = h;
+}
+
+/*
+ * CAMPAIGN_COUNTERS answer (PROTOCOL.md 5.7): u16 count, then count x
+ * { u8 channel, u8 state, u64 count }, strictly increasing by (channel,
+ * state), every count non-zero.
+ */
+#define COUNTER_ENTRY_BYTES (1u + 1u + 8u)
+
+static void dec_campaign_counters(struct net_rd *r, void *out, struct arena *a)
+{
+	struct herald_campaign_counters *cc =
+		arena_take(a, sizeof(*cc), _Alignof(struct herald_campaign_counters));
+	struct herald_campaign_counters v = { .count = net_rd_u16(r) };
+	unsigned prev = 0; /* (channel << 8 | state) of the entry before */
+
+	if ((uint64_t)v.count * COUNTER_ENTRY_BYTES != r->len - r->off) {
+		rd_fail(r);
+		v.count = 0;
+	}
+	v.counters = arena_take(a, v.count * sizeof(*v.counters), _Alignof(struct herald_counter));
+	for (unsigned i = 0; i < v.count && !r->bad; i++) {
+		struct herald_counter ct;
+		ct.channel = net_rd_u8(r);
+		ct.state = net_rd_u8(r);
+		ct.count = net_rd_u64(r);
+		unsigned key = (unsigned)ct.channel << 8 | ct.state;
+		if (!receipt_channel_ok(ct.channel) || !receipt_state_ok(ct.state) || ct.count == 0 ||
+		    key <= prev)
+			rd_fail(r);
+		prev = key;
+		if (v.counters)
+			v.counters[i] = ct;
+	}
+	if (cc)
+		*cc = v;
+	*(void **)out = cc;
+}
+
 /*
  * How to read the answer of each opcode. variable: the result is a block
  * allocated by a second pass. NULL decode: not a v1 opcode.
@@ -837,6 +964,9 @@ static const struct answer_codec answer_codecs[HRL_OP_TABLE_SIZE] = {
 	[HRL_OP_TAG_DEL] = { dec_count, false },
 	[HRL_OP_ATTR_SET] = { dec_count, false },
 	[HRL_OP_USER_SHOW] = { dec_user_show, true },
+	[HRL_OP_RECEIPT_PUT] = { dec_receipt_put, false },
+	[HRL_OP_HISTORY] = { dec_history, true },
+	[HRL_OP_CAMPAIGN_COUNTERS] = { dec_campaign_counters, true },
 };
 _Static_assert(sizeof(answer_codecs) / sizeof(answer_codecs[0]) == HRL_OP_TABLE_SIZE,
 	       "one codec slot per opcode");
@@ -1540,4 +1670,111 @@ int herald_user_show(struct herald_conn *c, const char *user_id, struct herald_u
 void herald_user_free(struct herald_user *u)
 {
 	free(u);
+}
+
+int herald_submit_receipt_put(struct herald_conn *c, const char *user_id,
+			      const struct herald_receipt *receipt, uint64_t *request_id)
+{
+	int rc = herald_req_begin(c, HRL_OP_RECEIPT_PUT);
+	if (rc)
+		return rc;
+	herald_req_str(c, user_id);
+	herald_req_u64(c, receipt->message_id);
+	herald_req_u64(c, receipt->campaign_id);
+	herald_req_u8(c, receipt->channel);
+	herald_req_u8(c, receipt->vendor);
+	herald_req_u8(c, receipt->state);
+	herald_req_u64(c, receipt->event_unix_ms);
+	herald_req_str(c, receipt->reason ? receipt->reason : "");
+	return herald_req_end(c, request_id);
+}
+
+int herald_decode_receipt_put(const struct herald_reply *r, uint64_t *recorded_unix_ms)
+{
+	union res_any res;
+	int rc = reply_decode(r, HRL_OP_RECEIPT_PUT, &res);
+	if (!rc && recorded_unix_ms)
+		*recorded_unix_ms = res.u64;
+	return rc;
+}
+
+int herald_receipt_put(struct herald_conn *c, const char *user_id,
+		       const struct herald_receipt *receipt, uint64_t *recorded_unix_ms)
+{
+	CALL(c, herald_submit_receipt_put(c, user_id, receipt, &id));
+	return herald_decode_receipt_put(&reply, recorded_unix_ms);
+}
+
+bool herald_cursor_is_end(const uint8_t *cursor)
+{
+	for (unsigned i = 0; i < HRL_CURSOR_BYTES; i++)
+		if (cursor[i])
+			return false;
+	return true;
+}
+
+int herald_submit_history(struct herald_conn *c, const char *user_id, const uint8_t *cursor,
+			  uint16_t limit, uint64_t *request_id)
+{
+	static const uint8_t newest[HRL_CURSOR_BYTES];
+	int rc = herald_req_begin(c, HRL_OP_HISTORY);
+	if (rc)
+		return rc;
+	herald_req_str(c, user_id);
+	herald_req_raw(c, cursor ? cursor : newest, HRL_CURSOR_BYTES);
+	herald_req_u16(c, limit);
+	return herald_req_end(c, request_id);
+}
+
+int herald_decode_history(const struct herald_reply *r, struct herald_history **out)
+{
+	void *root = NULL;
+	int rc = reply_decode(r, HRL_OP_HISTORY, &root);
+	if (!rc)
+		*out = root;
+	return rc;
+}
+
+int herald_history(struct herald_conn *c, const char *user_id, const uint8_t *cursor,
+		   uint16_t limit, struct herald_history **out)
+{
+	CALL(c, herald_submit_history(c, user_id, cursor, limit, &id));
+	return herald_decode_history(&reply, out);
+}
+
+void herald_history_free(struct herald_history *h)
+{
+	free(h);
+}
+
+int herald_submit_campaign_counters(struct herald_conn *c, uint64_t campaign_id,
+				    uint64_t *request_id)
+{
+	int rc = herald_req_begin(c, HRL_OP_CAMPAIGN_COUNTERS);
+	if (rc)
+		return rc;
+	herald_req_u64(c, campaign_id);
+	return herald_req_end(c, request_id);
+}
+
+int herald_decode_campaign_counters(const struct herald_reply *r,
+				    struct herald_campaign_counters **out)
+{
+	void *root = NULL;
+	int rc = reply_decode(r, HRL_OP_CAMPAIGN_COUNTERS, &root);
+	if (!rc)
+		*out = root;
+	return rc;
+}
+
+int herald_campaign_counters(struct herald_conn *c, uint64_t campaign_id,
+			     struct herald_campaign_counters **out)
+{
+	CALL(c, herald_submit_campaign_counters(c, campaign_id, &id));
+	return herald_decode_campaign_counters(&reply, out);
+}
+
+void herald_campaign_counters_free(struct herald_campaign_counters *cc)
+{
+	free(cc);
 }

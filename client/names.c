@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * names.c - names of the protocol's enumerations (PROTOCOL.md 5.1, the
- * compaction states of 5.4) and of libherald's return values, as tables
+ * names.c - names of the protocol's enumerations (PROTOCOL.md 5.1: channels,
+ * vendors, platforms, receipt states; the compaction states of 5.4) and of
+ * libherald's return values, as tables
  * indexed by value. Error names (section 6, E_BAD_MAGIC = 1 .. E_STORE = 20)
  * come from net/wire.c's table, shared with the engine. Static data only;
  * any thread.
@@ -40,6 +41,18 @@ static const char *const platform_names[HRL_PLATFORM_COUNT] = {
 	[HRL_PLATFORM_HARMONY] = "harmony",
 	[HRL_PLATFORM_WEB] = "web",
 };
+
+/* Value 0 is not a state: a receipt always has one of 1 .. 7. */
+static const char *const state_names[HRL_STATE_COUNT] = {
+	[HRL_STATE_QUEUED] = "queued",
+	[HRL_STATE_SENT] = "sent",
+	[HRL_STATE_DELIVERED] = "delivered",
+	[HRL_STATE_DISPLAYED] = "displayed",
+	[HRL_STATE_CLICKED] = "clicked",
+	[HRL_STATE_FAILED] = "failed",
+	[HRL_STATE_RECALLED] = "recalled",
+};
+_Static_assert(HRL_STATE_RECALLED + 1 == HRL_STATE_COUNT, "one name per receipt state");
 
 static const char *const compaction_names[HERALD_COMPACTION_COUNT] = {
 	[HERALD_COMPACTION_IDLE] = "idle",
@@ -83,6 +96,16 @@ const char *herald_platform_name(unsigned v)
 const char *herald_compaction_name(unsigned v)
 {
 	return name_of(compaction_names, HERALD_COMPACTION_COUNT, v);
+}
+
+const char *herald_state_name(unsigned v)
+{
+	return name_of(state_names, HRL_STATE_COUNT, v);
+}
+
+int herald_state_parse(const char *name)
+{
+	return parse_name(state_names, HRL_STATE_COUNT, name);
 }
 
 int herald_channel_parse(const char *name)

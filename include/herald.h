@@ -482,7 +482,7 @@ int herald_decode_user_show(const struct herald_reply *r, struct herald_user **o
 int herald_user_show(struct herald_conn *c, const char *user_id, struct herald_user **out);
 void herald_user_free(struct herald_user *u);
 
-/* ---- receipts, history, campaign counters (PROTOCOL.md 5.6) ---------------- */
+/* ---- receipts, history, campaign counters (PROTOCOL.md 5.2, 5.6, 5.7) ----- */
 
 /*
  * Where a message stands for one recipient on one channel. RECEIPT_PUT

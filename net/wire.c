@@ -134,6 +134,9 @@ static const char *const op_names[HRL_OP_TABLE_SIZE] = {
 	[HRL_OP_TAG_DEL] = "TAG_DEL",
 	[HRL_OP_ATTR_SET] = "ATTR_SET",
 	[HRL_OP_USER_SHOW] = "USER_SHOW",
+	[HRL_OP_RECEIPT_PUT] = "RECEIPT_PUT",
+	[HRL_OP_HISTORY] = "HISTORY",
+	[HRL_OP_CAMPAIGN_COUNTERS] = "CAMPAIGN_COUNTERS",
 };
 
 const char *net_op_name(unsigned opcode)

@@ -415,7 +415,8 @@ static int pair_cmp(const void *a, const void *b)
 /* Write the hint of what b collected. 0 or -errno. */
 static int hint_write(const char *path, struct hint_build *b, uint64_t created_ms)
 {
-	qsort(b->ents, b->count, 2 * sizeof(uint64_t), pair_cmp);
+	if (b->count > 1)
+		qsort(b->ents, b->count, 2 * sizeof(uint64_t), pair_cmp);
 	size_t bytes = STO_HINT_HEADER_BYTES + b->count * 16u;
 	uint8_t *out = calloc(1, bytes);
 	if (!out)
@@ -1237,7 +1238,8 @@ int sto_events_recover(const char *dir, uint32_t epoch, struct sto_counters *bas
 		free(f);
 		return rc;
 	}
-	qsort(f, count, sizeof(*f), ev_cmp);
+	if (count > 1)
+		qsort(f, count, sizeof(*f), ev_cmp);
 	/* register every segment and map the good hints (checked in the background) */
 	for (size_t i = 0; i < count && !rc; i++) {
 		char path[4200], hp[4200];

@@ -1452,7 +1452,8 @@ int sto_log_scan(const char *dir, unsigned workers, sto_apply_fn *apply, void *a
 		names[count++] = s;
 	}
 	closedir(d);
-	qsort(names, count, sizeof(*names), seg_cmp);
+	if (count > 1)
+		qsort(names, count, sizeof(*names), seg_cmp);
 	/* a .seg and its .seg.lz4 both: the crash came before the .seg was removed; keep the .seg */
 	size_t kept = 0;
 	for (size_t i = 0; i < count; i++) {

@@ -7,8 +7,9 @@
 # directory the epoch is one more, the replay recovered records and the users
 # are all still there. Then libherald against a fake engine: a STORE_STATS
 # answer that breaks 5.4 (short, long, a core count that lies, an unknown
-# compaction state) exits 3 "malformed answer", and an E_STORE error (code
-# 20) is named E_STORE. Exit 0 pass, 1 fail, 77 skip.
+# compaction state, no receipt-log fields after the cores) exits 3
+# "malformed answer", and an E_STORE error (code 20) is named E_STORE.
+# Exit 0 pass, 1 fail, 77 skip.
 
 . "$(dirname "${BASH_SOURCE[0]}")/cli_lib.bash"
 start_engine
@@ -117,12 +118,15 @@ fault, port_file = sys.argv[1], sys.argv[2]
 sys.path.insert(0, os.environ["HERALD_TESTS_DIR"])
 from fake_engine_util import crc32c, frame, s, recv_exact, read_request, listen_and_accept  # noqa: E402
 
-# PROTOCOL.md 5.4: the engine part, core_count, then core_count entries.
-def store_stats(core_count, entries=None, compaction=0):
+# PROTOCOL.md 5.4: the engine part, core_count, then core_count entries,
+# then the receipt log.
+def store_stats(core_count, entries=None, compaction=0, tail=True):
     body = struct.pack("<IQQQQQIQH", 3, 5, 2, 40, 0, 0, 2, 4096, core_count)
     for core in range(core_count if entries is None else entries):
         body += struct.pack("<HQQQQQBIQQQ", core, 10, 880, 4, 0, 7, compaction, 1, 3, 1,
                             8192)
+    if tail:
+        body += struct.pack("<IQQQQ", 2, 65536, 12, 9, 1)
     return body
 
 c = listen_and_accept(port_file)
@@ -139,6 +143,8 @@ answers = {
     "short":       frame(op, rid, good[:-1]),
     "trailing":    frame(op, rid, good + b"\x00"),
     "fixed_only":  frame(op, rid, good[:58]),
+    "no_tail":     frame(op, rid, store_stats(2, tail=False)),
+    "tail_short":  frame(op, rid, good[:-8]),
     "count_high":  frame(op, rid, store_stats(3, entries=2)),
     "count_low":   frame(op, rid, store_stats(1, entries=2)),
     "compaction":  frame(op, rid, store_stats(2, compaction=4)),
@@ -182,12 +188,16 @@ run_fake none 0 --json
 expect_json "fake: engine part" \
 	'[d[k] for k in ("epoch", "recovery_ms", "recovered_segments", "recovered_records", "torn_tails", "corrupt_records", "segment_files", "segment_bytes")]' \
 	'[3, 5, 2, 40, 0, 0, 2, 4096]'
+expect_json "fake: receipt log" \
+	'[d[k] for k in ("event_segment_files", "event_segment_bytes", "receipts_written", "receipts_replayed", "event_segments_expired")]' \
+	'[2, 65536, 12, 9, 1]'
 expect_json "fake: core entry" \
 	'[d["cores"][1][k] for k in ("core", "records_written", "bytes_written", "flushes", "io_errors", "users", "compaction", "compaction_rounds", "records_rewritten", "segments_deleted", "bytes_reclaimed")]' \
 	'[1, 10, 880, 4, 0, 7, "idle", 1, 3, 1, 8192]'
 run_fake no_cores 0 --json
 expect_json "fake: no cores" '[d["core_count"], d["cores"]]' '[0, []]'
-for fault in short trailing fixed_only count_high count_low compaction as_stats; do
+for fault in short trailing fixed_only no_tail tail_short count_high count_low compaction \
+	as_stats; do
 	run_fake "$fault" 3
 	grep -q 'store stats: malformed answer' "$ERR" || fail "fault $fault: stderr: $(cat "$ERR")"
 done

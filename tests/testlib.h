@@ -442,4 +442,251 @@ static inline void te_bind_body(struct te_body *t, const char *user, uint8_t ch,
 	tb_str(t, addr);
 }
 
+/* ---- receipts, history, campaign counters (PROTOCOL.md 5.4, 5.6, 5.7) ------------- */
+
+static inline void tb_u64(struct te_body *t, uint64_t v) { for (int i = 0; i < 8; i++) tb_u8(t, (uint8_t)(v >> (8 * i))); }
+
+static inline uint64_t te_le64(const uint8_t *p)
+{
+	uint64_t v = 0;
+	for (int i = 7; i >= 0; i--)
+		v = v << 8 | p[i];
+	return v;
+}
+
+/* Wall-clock milliseconds (the engine's recorded_unix_ms are on this clock). */
+static inline uint64_t te_unix_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+}
+
+/* One receipt as RECEIPT_PUT sends it and HISTORY gives it back. */
+struct te_receipt {
+	uint64_t message_id;
+	uint64_t campaign_id;
+	uint8_t channel, vendor, state;
+	uint64_t event_unix_ms;
+	uint64_t recorded_unix_ms; /* HISTORY only */
+	char reason[HRL_REASON_BYTES_MAX + 1];
+};
+
+/* Same receipt, every field (recorded_unix_ms included). */
+static inline bool te_receipt_eq(const struct te_receipt *a, const struct te_receipt *b)
+{
+	return a->message_id == b->message_id && a->campaign_id == b->campaign_id && a->channel == b->channel &&
+	       a->vendor == b->vendor && a->state == b->state && a->event_unix_ms == b->event_unix_ms &&
+	       a->recorded_unix_ms == b->recorded_unix_ms && strcmp(a->reason, b->reason) == 0;
+}
+
+/* RECEIPT_PUT body for user. */
+static inline void te_receipt_body(struct te_body *t, const char *user, const struct te_receipt *r)
+{
+	tb_reset(t);
+	tb_str(t, user);
+	tb_u64(t, r->message_id);
+	tb_u64(t, r->campaign_id);
+	tb_u8(t, r->channel);
+	tb_u8(t, r->vendor);
+	tb_u8(t, r->state);
+	tb_u64(t, r->event_unix_ms);
+	tb_str(t, r->reason);
+}
+
+/* RECEIPT_PUT; returns the error code, *recorded_ms (if not NULL) the answer. */
+static inline int te_receipt_put(struct te_conn *c, struct te_body *t, const char *user, const struct te_receipt *r,
+				 uint64_t *recorded_ms)
+{
+	struct net_hdr h;
+	const uint8_t *b;
+	te_receipt_body(t, user, r);
+	int err = te_call(c, HRL_OP_RECEIPT_PUT, t->b.data, t->b.len, &h, &b);
+	if (!err) {
+		CHECK(h.body_len == 8);
+		if (recorded_ms)
+			*recorded_ms = te_le64(b);
+	}
+	return err;
+}
+
+/* HISTORY body; cursor NULL: from the newest. */
+static inline void te_history_body(struct te_body *t, const char *user, const uint8_t *cursor, uint16_t limit)
+{
+	static const uint8_t zero[HRL_CURSOR_BYTES];
+	tb_reset(t);
+	tb_str(t, user);
+	tb_raw(t, cursor ? cursor : zero, HRL_CURSOR_BYTES);
+	tb_u16(t, limit);
+}
+
+struct te_history {
+	unsigned count;
+	struct te_receipt r[HRL_HISTORY_LIMIT_MAX];
+	uint8_t next_cursor[HRL_CURSOR_BYTES];
+};
+
+static inline bool te_cursor_is_end(const uint8_t cursor[HRL_CURSOR_BYTES])
+{
+	for (unsigned i = 0; i < HRL_CURSOR_BYTES; i++)
+		if (cursor[i])
+			return false;
+	return true;
+}
+
+/* Decode a HISTORY answer, checking its layout exactly (5.6). */
+static inline void te_history_decode(const uint8_t *b, size_t n, struct te_history *out)
+{
+	size_t at = 2;
+	CHECK(n >= 2 + HRL_CURSOR_BYTES);
+	out->count = (unsigned)(b[0] | b[1] << 8);
+	CHECK(out->count <= HRL_HISTORY_LIMIT_MAX);
+	for (unsigned i = 0; i < out->count; i++) {
+		struct te_receipt *r = &out->r[i];
+		CHECK(at + 37 <= n);
+		r->message_id = te_le64(b + at);
+		r->campaign_id = te_le64(b + at + 8);
+		r->channel = b[at + 16];
+		r->vendor = b[at + 17];
+		r->state = b[at + 18];
+		r->event_unix_ms = te_le64(b + at + 19);
+		r->recorded_unix_ms = te_le64(b + at + 27);
+		size_t len = (size_t)(b[at + 35] | b[at + 36] << 8);
+		at += 37;
+		CHECK(len <= HRL_REASON_BYTES_MAX && at + len <= n);
+		memcpy(r->reason, b + at, len);
+		r->reason[len] = 0;
+		at += len;
+	}
+	CHECK(at + HRL_CURSOR_BYTES == n);
+	memcpy(out->next_cursor, b + at, HRL_CURSOR_BYTES);
+}
+
+/* One HISTORY page; returns the error code (0: *out is filled). */
+static inline int te_history_page(struct te_conn *c, struct te_body *t, const char *user, const uint8_t *cursor,
+				  uint16_t limit, struct te_history *out)
+{
+	struct net_hdr h;
+	const uint8_t *b;
+	te_history_body(t, user, cursor, limit);
+	int err = te_call(c, HRL_OP_HISTORY, t->b.data, t->b.len, &h, &b);
+	if (!err) {
+		te_history_decode(b, h.body_len, out);
+		CHECK(out->count <= limit);
+	}
+	return err;
+}
+
+/*
+ * A user's whole history, newest first, following next_cursor until it is
+ * all zero; at most cap receipts (more fails the test). Returns the count.
+ */
+static inline unsigned te_history_all(struct te_conn *c, struct te_body *t, const char *user, uint16_t limit,
+				      struct te_receipt *all, unsigned cap)
+{
+	static struct te_history pg;
+	unsigned n = 0;
+	uint8_t cursor[HRL_CURSOR_BYTES] = { 0 };
+	for (unsigned pages = 0;; pages++) {
+		CHECK(pages <= cap + 1); /* an engine that hands back the same cursor */
+		CHECK(te_history_page(c, t, user, cursor, limit, &pg) == 0);
+		CHECK(n + pg.count <= cap);
+		memcpy(all + n, pg.r, pg.count * sizeof(*all));
+		n += pg.count;
+		if (te_cursor_is_end(pg.next_cursor))
+			return n;
+		CHECK(memcmp(cursor, pg.next_cursor, HRL_CURSOR_BYTES) != 0);
+		memcpy(cursor, pg.next_cursor, HRL_CURSOR_BYTES);
+	}
+}
+
+/* CAMPAIGN_COUNTERS, by channel and state. */
+struct te_counters {
+	unsigned entries;
+	uint64_t v[HRL_CH_COUNT][HRL_STATE_COUNT];
+};
+
+static inline uint64_t te_counters_total(const struct te_counters *k)
+{
+	uint64_t sum = 0;
+	for (unsigned ch = 0; ch < HRL_CH_COUNT; ch++)
+		for (unsigned st = 0; st < HRL_STATE_COUNT; st++)
+			sum += k->v[ch][st];
+	return sum;
+}
+
+/*
+ * CAMPAIGN_COUNTERS; returns the error code. Checks the answer's layout
+ * (5.7): channels and states in range, sorted by channel then state, no
+ * zero counts.
+ */
+static inline int te_counters_get(struct te_conn *c, struct te_body *t, uint64_t campaign, struct te_counters *out)
+{
+	struct net_hdr h;
+	const uint8_t *b;
+	tb_reset(t);
+	tb_u64(t, campaign);
+	int err = te_call(c, HRL_OP_CAMPAIGN_COUNTERS, t->b.data, t->b.len, &h, &b);
+	if (err)
+		return err;
+	memset(out, 0, sizeof(*out));
+	CHECK(h.body_len >= 2);
+	out->entries = (unsigned)(b[0] | b[1] << 8);
+	CHECK(h.body_len == 2 + out->entries * 10u);
+	unsigned prev = 0;
+	for (unsigned i = 0; i < out->entries; i++) {
+		const uint8_t *e = b + 2 + i * 10;
+		unsigned ch = e[0], st = e[1];
+		CHECK(ch >= 1 && ch < HRL_CH_COUNT && st >= 1 && st < HRL_STATE_COUNT);
+		CHECK(ch * 256 + st > prev);
+		prev = ch * 256 + st;
+		out->v[ch][st] = te_le64(e + 2);
+		CHECK(out->v[ch][st] != 0);
+	}
+	return 0;
+}
+
+/* The receipt-log fields at the end of a STORE_STATS answer (5.4). */
+struct te_event_stats {
+	uint32_t event_segment_files;
+	uint64_t event_segment_bytes;
+	uint64_t receipts_written;
+	uint64_t receipts_replayed;
+	uint64_t event_segments_expired;
+};
+
+static inline void te_event_stats(struct te_conn *c, struct te_event_stats *out)
+{
+	struct net_hdr h;
+	const uint8_t *b;
+	CHECK(te_call(c, HRL_OP_STORE_STATS, "", 0, &h, &b) == 0);
+	CHECK(h.body_len >= 58);
+	unsigned cores = (unsigned)(b[56] | b[57] << 8);
+	CHECK(h.body_len == 58 + 71 * cores + 36);
+	const uint8_t *p = b + 58 + 71 * cores;
+	out->event_segment_files = (uint32_t)(p[0] | p[1] << 8 | p[2] << 16 | (uint32_t)p[3] << 24);
+	out->event_segment_bytes = te_le64(p + 4);
+	out->receipts_written = te_le64(p + 12);
+	out->receipts_replayed = te_le64(p + 20);
+	out->event_segments_expired = te_le64(p + 28);
+}
+
+/* Files in <dir>/<sub> whose names start with prefix and end with suffix. */
+static inline unsigned te_count_files(const char *dir, const char *sub, const char *prefix, const char *suffix)
+{
+	char path[400];
+	snprintf(path, sizeof(path), "%s/%s", dir, sub);
+	DIR *d = opendir(path);
+	struct dirent *de;
+	unsigned n = 0;
+	size_t pl = strlen(prefix), sl = strlen(suffix);
+	while (d && (de = readdir(d))) {
+		size_t l = strlen(de->d_name);
+		n += l >= pl + sl && strncmp(de->d_name, prefix, pl) == 0 && strcmp(de->d_name + l - sl, suffix) == 0;
+	}
+	if (d)
+		closedir(d);
+	return n;
+}
+
 #endif

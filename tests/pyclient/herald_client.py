@@ -61,6 +61,9 @@ OP_TAG_ADD = 0x0025
 OP_TAG_DEL = 0x0026
 OP_ATTR_SET = 0x0027
 OP_USER_SHOW = 0x0028
+OP_RECEIPT_PUT = 0x0030
+OP_HISTORY = 0x0031
+OP_CAMPAIGN_COUNTERS = 0x0032
 
 OP_NAMES = {
     OP_HELLO: "HELLO", OP_AUTH: "AUTH", OP_PING: "PING", OP_STATS: "STATS",
@@ -70,6 +73,8 @@ OP_NAMES = {
     OP_ALIAS_SET: "ALIAS_SET", OP_ALIAS_DEL: "ALIAS_DEL",
     OP_ALIAS_LOOKUP: "ALIAS_LOOKUP", OP_TAG_ADD: "TAG_ADD",
     OP_TAG_DEL: "TAG_DEL", OP_ATTR_SET: "ATTR_SET", OP_USER_SHOW: "USER_SHOW",
+    OP_RECEIPT_PUT: "RECEIPT_PUT", OP_HISTORY: "HISTORY",
+    OP_CAMPAIGN_COUNTERS: "CAMPAIGN_COUNTERS",
 }
 
 E_BAD_MAGIC = 1
@@ -109,6 +114,17 @@ VENDOR_NONE, VENDOR_APNS, VENDOR_FCM, VENDOR_HUAWEI, VENDOR_XIAOMI = 0, 1, 2, 3,
 VENDOR_OPPO, VENDOR_VIVO, VENDOR_HONOR, VENDOR_MEIZU = 5, 6, 7, 8
 PLATFORM_NONE, PLATFORM_ANDROID, PLATFORM_IOS, PLATFORM_HARMONY, PLATFORM_WEB = 0, 1, 2, 3, 4
 ROLE_APP, ROLE_ADMIN = 0, 1
+# Receipt states (section 5.1).
+STATE_QUEUED, STATE_SENT, STATE_DELIVERED, STATE_DISPLAYED = 1, 2, 3, 4
+STATE_CLICKED, STATE_FAILED, STATE_RECALLED = 5, 6, 7
+STATE_NAMES = {1: "queued", 2: "sent", 3: "delivered", 4: "displayed", 5: "clicked",
+               6: "failed", 7: "recalled"}
+# Section 5.2.
+CURSOR_BYTES = 16
+CURSOR_START = bytes(CURSOR_BYTES)
+HISTORY_LIMIT_MAX = 1000
+REASON_BYTES_MAX = 64
+EVENT_AHEAD_MS_MAX = 24 * 3600 * 1000
 ADMIN_APP_ID = "admin"
 
 
@@ -290,9 +306,12 @@ def dec_stats(body):
     return {"core_count": n, "cores": cores}
 
 
-# Section 5.4: the fixed part of a STORE_STATS answer and one core entry.
+# Section 5.4: the fixed part of a STORE_STATS answer, one core entry, and
+# the receipt-log fields after the per-core list.
 STORE_STATS_FIXED_BYTES = 4 + 8 * 5 + 4 + 8 + 2
 STORE_STATS_CORE_BYTES = 2 + 8 * 5 + 1 + 4 + 8 * 3
+STORE_STATS_TAIL_BYTES = 4 + 8 * 4
+assert (STORE_STATS_FIXED_BYTES, STORE_STATS_CORE_BYTES, STORE_STATS_TAIL_BYTES) == (58, 71, 36)
 COMPACTION_STATES = {0: "idle", 1: "rewriting", 2: "syncing", 3: "wait_delete"}
 
 
@@ -329,6 +348,11 @@ def dec_store_stats(body):
         if core["compaction"] not in COMPACTION_STATES:
             raise ProtocolError("STORE_STATS answer: compaction state %d" % core["compaction"])
         out["cores"].append(core)
+    out["event_segment_files"] = r.u32()
+    out["event_segment_bytes"] = r.u64()
+    out["receipts_written"] = r.u64()
+    out["receipts_replayed"] = r.u64()
+    out["event_segments_expired"] = r.u64()
     r.done()
     return out
 
@@ -455,6 +479,65 @@ def dec_user_show(body):
         out["devices"].append(d)
     out["tags"] = [r.str() for _ in range(r.u16())]
     out["attrs"] = [(r.str(), r.str()) for _ in range(r.u16())]
+    r.done()
+    return out
+
+
+def enc_receipt_put(user_id, message_id, campaign_id, channel, vendor, state,
+                    event_unix_ms=0, reason=""):
+    """Section 5, RECEIPT_PUT. reason may be str or bytes."""
+    return (Writer().str(user_id).u64(message_id).u64(campaign_id).u8(channel).u8(vendor)
+            .u8(state).u64(event_unix_ms).str(reason).bytes())
+
+
+def dec_receipt_put(body):
+    r = Reader(body, "RECEIPT_PUT answer")
+    recorded = r.u64()
+    r.done()
+    return recorded
+
+
+def enc_history(user_id, cursor=CURSOR_START, limit=100):
+    return Writer().str(user_id).raw(cursor).u16(limit).bytes()
+
+
+def dec_history(body):
+    """Section 5.6: {"receipts": [...], "next_cursor": 16 bytes}."""
+    r = Reader(body, "HISTORY answer")
+    n = r.u16()
+    receipts = []
+    for _ in range(n):
+        rc = {
+            "message_id": r.u64(),
+            "campaign_id": r.u64(),
+            "channel": r.u8(),
+            "vendor": r.u8(),
+            "state": r.u8(),
+            "event_unix_ms": r.u64(),
+            "recorded_unix_ms": r.u64(),
+        }
+        reason = r.str_bytes()
+        if len(reason) > REASON_BYTES_MAX or any(b < 0x20 or b > 0x7E for b in reason):
+            raise ProtocolError("HISTORY answer: reason %r is not 0-64 printable ASCII bytes"
+                                % reason)
+        rc["reason"] = reason.decode("ascii")
+        if rc["state"] not in STATE_NAMES:
+            raise ProtocolError("HISTORY answer: state %d" % rc["state"])
+        receipts.append(rc)
+    cursor = r.raw(CURSOR_BYTES)
+    r.done()
+    return {"count": n, "receipts": receipts, "next_cursor": cursor}
+
+
+def enc_campaign_id(campaign_id):
+    return Writer().u64(campaign_id).bytes()
+
+
+def dec_campaign_counters(body):
+    """Section 5.7: [(channel, state, count), ...] in the order sent."""
+    r = Reader(body, "CAMPAIGN_COUNTERS answer")
+    n = r.u16()
+    out = [(r.u8(), r.u8(), r.u64()) for _ in range(n)]
     r.done()
     return out
 
@@ -718,6 +801,32 @@ class Connection:
 
     def user_show(self, user_id):
         return dec_user_show(self.call(OP_USER_SHOW, enc_user_id(user_id)))
+
+    def receipt_put(self, user_id, message_id, campaign_id, channel, vendor, state,
+                    event_unix_ms=0, reason=""):
+        """Returns recorded_unix_ms."""
+        return dec_receipt_put(self.call(OP_RECEIPT_PUT, enc_receipt_put(
+            user_id, message_id, campaign_id, channel, vendor, state, event_unix_ms, reason)))
+
+    def history(self, user_id, cursor=CURSOR_START, limit=100):
+        return dec_history(self.call(OP_HISTORY, enc_history(user_id, cursor, limit)))
+
+    def history_all(self, user_id, limit=100, max_pages=100000):
+        """Every receipt of user_id, following next_cursor until it is zero
+        (section 5.6). Returns (receipts, pages)."""
+        out, cursor = [], CURSOR_START
+        for page in range(1, max_pages + 1):
+            h = self.history(user_id, cursor, limit)
+            out.extend(h["receipts"])
+            if h["next_cursor"] == CURSOR_START:
+                return out, page
+            if h["next_cursor"] == cursor:
+                raise ProtocolError("HISTORY handed back the cursor it was given")
+            cursor = h["next_cursor"]
+        raise ProtocolError("HISTORY of %r: more than %d pages" % (user_id, max_pages))
+
+    def campaign_counters(self, campaign_id):
+        return dec_campaign_counters(self.call(OP_CAMPAIGN_COUNTERS, enc_campaign_id(campaign_id)))
 
 
 def read_admin_secret(path):

@@ -13,6 +13,7 @@ what the engine chose under "notes". Exit 0 all passed, 1 any failed.
 
 import argparse
 import os
+import random
 import stat
 import sys
 import threading
@@ -26,6 +27,7 @@ from herald_client import (  # noqa: E402
     OP_HELLO, OP_AUTH, OP_PING, OP_STATS, OP_STORE_STATS, OP_APP_CREATE, OP_APP_LIST,
     OP_APP_ROTATE, OP_BIND, OP_UNBIND, OP_ALIAS_SET, OP_ALIAS_DEL,
     OP_ALIAS_LOOKUP, OP_TAG_ADD, OP_TAG_DEL, OP_ATTR_SET, OP_USER_SHOW,
+    OP_RECEIPT_PUT, OP_HISTORY, OP_CAMPAIGN_COUNTERS,
     E_BAD_MAGIC, E_UNSUPPORTED_VERSION, E_BAD_FLAGS, E_FRAME_TOO_LARGE,
     E_BAD_CRC, E_UNKNOWN_OPCODE, E_BAD_BODY, E_HELLO_REQUIRED,
     E_AUTH_REQUIRED, E_AUTH_FAILED, E_FORBIDDEN, E_NOT_FOUND, E_EXISTS,
@@ -33,13 +35,17 @@ from herald_client import (  # noqa: E402
     CH_PUSH, CH_SMS, CH_EMAIL, CH_WECHAT, CH_WEBHOOK,
     VENDOR_NONE, VENDOR_APNS, VENDOR_FCM, VENDOR_HUAWEI, VENDOR_MEIZU,
     PLATFORM_NONE, PLATFORM_ANDROID, PLATFORM_IOS, PLATFORM_WEB,
+    STATE_QUEUED, STATE_SENT, STATE_DELIVERED, STATE_DISPLAYED, STATE_CLICKED,
+    STATE_FAILED, STATE_RECALLED, CURSOR_START,
 )
 
 ALL_OPS = [OP_HELLO, OP_AUTH, OP_PING, OP_STATS, OP_STORE_STATS, OP_APP_CREATE, OP_APP_LIST,
            OP_APP_ROTATE, OP_BIND, OP_UNBIND, OP_ALIAS_SET, OP_ALIAS_DEL,
-           OP_ALIAS_LOOKUP, OP_TAG_ADD, OP_TAG_DEL, OP_ATTR_SET, OP_USER_SHOW]
+           OP_ALIAS_LOOKUP, OP_TAG_ADD, OP_TAG_DEL, OP_ATTR_SET, OP_USER_SHOW,
+           OP_RECEIPT_PUT, OP_HISTORY, OP_CAMPAIGN_COUNTERS]
 APP_OPS = [OP_BIND, OP_UNBIND, OP_ALIAS_SET, OP_ALIAS_DEL, OP_ALIAS_LOOKUP,
-           OP_TAG_ADD, OP_TAG_DEL, OP_ATTR_SET, OP_USER_SHOW]
+           OP_TAG_ADD, OP_TAG_DEL, OP_ATTR_SET, OP_USER_SHOW,
+           OP_RECEIPT_PUT, OP_HISTORY, OP_CAMPAIGN_COUNTERS]
 
 
 # ---- harness -------------------------------------------------------------------
@@ -457,7 +463,7 @@ def t_stats(ctx):
 def store_stats_frame(c, what):
     """A STORE_STATS answer, its body length checked against section 5.4
     before decoding: the fixed part, then core_count entries of fixed size,
-    nothing after."""
+    then the receipt-log fields, nothing after."""
     f = answer_of(c, OP_STORE_STATS)
     if not T.check(not f.is_error, "%s: STORE_STATS failed: %r" % (
             what, f.error() if f.is_error else None)):
@@ -468,7 +474,8 @@ def store_stats_frame(c, what):
                    % (what, len(body), hc.STORE_STATS_FIXED_BYTES)):
         return None
     n = int.from_bytes(body[hc.STORE_STATS_FIXED_BYTES - 2:hc.STORE_STATS_FIXED_BYTES], "little")
-    T.eq(len(body), hc.STORE_STATS_FIXED_BYTES + n * hc.STORE_STATS_CORE_BYTES,
+    T.eq(len(body), hc.STORE_STATS_FIXED_BYTES + n * hc.STORE_STATS_CORE_BYTES
+         + hc.STORE_STATS_TAIL_BYTES,
          "%s: STORE_STATS body length for core_count %d" % (what, n))
     try:
         return hc.dec_store_stats(body)  # consumes the body exactly or raises
@@ -501,6 +508,11 @@ def t_store_stats(ctx):
                % (st["epoch"], st["recovered_segments"], st["recovered_records"],
                   st["torn_tails"], st["corrupt_records"], st["recovery_ms"],
                   st["segment_files"], st["segment_bytes"]))
+        T.note("STORE_STATS receipt log: %d segment files, %d bytes, %d receipts written, "
+               "%d replayed, %d segments expired"
+               % (st["event_segment_files"], st["event_segment_bytes"], st["receipts_written"],
+                  st["receipts_replayed"], st["event_segments_expired"]))
+        T.eq(st["receipts_replayed"], 0, "a fresh data directory replays no receipts")
         expect_err(a, OP_STORE_STATS, b"\x00", E_BAD_BODY, "STORE_STATS with a body")
     # Role app works too (section 5 table), and a BIND shows up in the
     # counters by the time it is answered: it is answered only once it is
@@ -610,7 +622,8 @@ def t_framing(ctx):
     # Unknown opcodes: kept.
     with ctx.conn() as c:
         c.hello()
-        for op in (0x0000, 0x0006, 0x000F, 0x0013, 0x001F, 0x0029, 0x0030, 0x0100, 0xFFFF):
+        for op in (0x0000, 0x0006, 0x000F, 0x0013, 0x001F, 0x0029, 0x002F, 0x0033, 0x0100,
+                   0xFFFF):
             expect_err(c, op, b"\x00\x01", E_UNKNOWN_OPCODE, "opcode 0x%04x" % op)
     # A frame split into single bytes is still one frame.
     with ctx.conn() as c:
@@ -1055,6 +1068,387 @@ def t_attrs(ctx):
         T.eq(c.attr_set("kate", [("k02", "changed")]), 64, "overwrite at the limit")
 
 
+# ---- receipts (sections 5, 5.1, 5.2, 5.6, 5.7) ------------------------------------
+
+def now_ms():
+    return int(time.time() * 1000)
+
+
+HOUR_MS = 3600 * 1000
+
+
+def receipt_of(h):
+    """The fields of a HISTORY entry that RECEIPT_PUT sent, as a tuple."""
+    return (h["message_id"], h["campaign_id"], h["channel"], h["vendor"], h["state"],
+            h["reason"])
+
+
+def history_pages(c, user, limit, cursor=CURSOR_START, max_pages=5000):
+    """Every page from cursor on: a list of dec_history results, checked
+    against section 5.6 (count <= limit, a cursor that moves)."""
+    pages = []
+    for _ in range(max_pages):
+        h = c.history(user, cursor, limit)
+        T.check(h["count"] <= limit, "HISTORY %s: %d receipts on a page of limit %d"
+                % (user, h["count"], limit))
+        pages.append(h)
+        if h["next_cursor"] == CURSOR_START:
+            return pages
+        if not T.check(h["next_cursor"] != cursor, "HISTORY %s: next_cursor == cursor" % user):
+            return pages
+        cursor = h["next_cursor"]
+    T.check(False, "HISTORY %s: more than %d pages of %d" % (user, max_pages, limit))
+    return pages
+
+
+def all_receipts(pages):
+    return [r for p in pages for r in p["receipts"]]
+
+
+def t_receipt_put(ctx):
+    """Sections 5, 5.1, 5.2 and 5.5: RECEIPT_PUT, its field rules, its answer."""
+    with ctx.admin() as a:
+        st0 = store_stats_frame(a, "before receipts")
+    with ctx.app("app1") as c:
+        t0 = now_ms()
+        rec = c.receipt_put("rp-user", 1, 0, CH_SMS, VENDOR_NONE, STATE_QUEUED)
+        t1 = now_ms()
+        T.check(t0 - 5000 <= rec <= t1 + 5000, "recorded_unix_ms %d near now %d" % (rec, t1))
+        h = c.history("rp-user", CURSOR_START, 10)
+        T.eq(h["count"], 1, "HISTORY after one RECEIPT_PUT")
+        T.eq(h["next_cursor"], CURSOR_START, "one receipt: nothing older")
+        if h["count"] == 1:
+            r0 = h["receipts"][0]
+            T.eq(receipt_of(r0), (1, 0, CH_SMS, VENDOR_NONE, STATE_QUEUED, ""),
+                 "HISTORY gives back what was put")
+            T.eq(r0["recorded_unix_ms"], rec, "HISTORY recorded_unix_ms == RECEIPT_PUT's answer")
+            T.eq(r0["event_unix_ms"], rec, "event_unix_ms 0 means now: the recording time")
+        # A given event time is kept as given.
+        ev = t0 - 5 * HOUR_MS
+        rec2 = c.receipt_put("rp-user", 2, 5, CH_PUSH, VENDOR_HUAWEI, STATE_DELIVERED, ev, "")
+        T.check(rec2 >= rec, "recorded_unix_ms does not go back (%d, %d)" % (rec, rec2))
+        r1 = c.history("rp-user", CURSOR_START, 1)["receipts"][0]
+        T.eq((receipt_of(r1), r1["event_unix_ms"], r1["recorded_unix_ms"]),
+             ((2, 5, CH_PUSH, VENDOR_HUAWEI, STATE_DELIVERED, ""), ev, rec2),
+             "a given event_unix_ms is kept")
+
+        # 5.2: the user need not exist, and a receipt does not create one.
+        expect_call_err(E_NOT_FOUND, "USER_SHOW of a user with only receipts", c.user_show,
+                        "rp-user")
+        c.bind("rp-gone", CH_EMAIL, 0, 0, "gone@example.com")
+        c.unbind("rp-gone", 1)
+        expect_call_err(E_NOT_FOUND, "user gone after its last UNBIND", c.user_show, "rp-gone")
+        expect_ok("RECEIPT_PUT after UNBIND", c.receipt_put, "rp-gone", 3, 0, CH_EMAIL, 0,
+                  STATE_DELIVERED)
+        T.eq([x["message_id"] for x in c.history("rp-gone", CURSOR_START, 10)["receipts"]], [3],
+             "receipts of a user whose devices are gone")
+
+        # Valid edges, each accepted.
+        future = now_ms() + 23 * HOUR_MS
+        good = [
+            ("largest message id", ("rp-ok", 2**64 - 1, 0, CH_SMS, 0, STATE_SENT, 0, "")),
+            ("largest campaign id", ("rp-ok", 4, 2**64 - 1, CH_SMS, 0, STATE_SENT, 0, "")),
+            ("event_unix_ms 1", ("rp-ok", 5, 0, CH_SMS, 0, STATE_SENT, 1, "")),
+            ("event 23 h ahead", ("rp-ok", 6, 0, CH_SMS, 0, STATE_SENT, future, "")),
+            ("reason of 64 bytes", ("rp-ok", 7, 0, CH_SMS, 0, STATE_FAILED, 0, "r" * 64)),
+            ("reason with space and tilde", ("rp-ok", 8, 0, CH_SMS, 0, STATE_FAILED, 0, " a~!")),
+            ("reason on a delivered receipt", ("rp-ok", 9, 0, CH_SMS, 0, STATE_DELIVERED, 0,
+                                               "via gateway 2")),
+            ("user id of 128 bytes", ("u" * 128, 10, 0, CH_SMS, 0, STATE_SENT, 0, "")),
+            ("user id of multi-byte UTF-8", ("用户-ü", 11, 0, CH_SMS, 0, STATE_SENT, 0, "")),
+        ]
+        for ch in (CH_SMS, CH_EMAIL, CH_WECHAT, CH_WEBHOOK):
+            good.append(("channel %d, vendor 0" % ch, ("rp-ok", 20 + ch, 0, ch, 0, STATE_SENT, 0,
+                                                       "")))
+        for v in range(1, 9):
+            good.append(("push, vendor %d" % v, ("rp-ok", 30 + v, 0, CH_PUSH, v, STATE_SENT, 0,
+                                                 "")))
+        for st in range(1, 8):
+            good.append(("state %d" % st, ("rp-ok", 40 + st, 0, CH_SMS, 0, st, 0,
+                                           "why" if st == STATE_FAILED else "")))
+        for what, args in good:
+            expect_ok("RECEIPT_PUT " + what, c.receipt_put, *args)
+        got = all_receipts(history_pages(c, "rp-ok", 1000))
+        want = [(a[1], a[2], a[3], a[4], a[5], a[7]) for _, a in good if a[0] == "rp-ok"]
+        T.eq([receipt_of(x) for x in got], want[::-1], "accepted receipts, newest first")
+        fut = [x for x in got if x["message_id"] == 6]
+        if fut:
+            T.eq(fut[0]["event_unix_ms"], future, "an event time 23 h ahead is kept")
+
+        # Each rule broken once: E_INVALID_ARGUMENT, or E_LIMIT_EXCEEDED for a long reason.
+        bad_user = "rp-bad"
+        bad_campaign = 880001
+        now = now_ms()
+        bad = [
+            ("message id 0", E_INVALID_ARGUMENT, (bad_user, 0, bad_campaign, CH_SMS, 0, 1, 0, "")),
+            ("channel 0", E_INVALID_ARGUMENT, (bad_user, 1, bad_campaign, 0, 0, 1, 0, "")),
+            ("channel 6", E_INVALID_ARGUMENT, (bad_user, 1, bad_campaign, 6, 0, 1, 0, "")),
+            ("channel 255", E_INVALID_ARGUMENT, (bad_user, 1, bad_campaign, 255, 0, 1, 0, "")),
+            ("push without vendor", E_INVALID_ARGUMENT,
+             (bad_user, 1, bad_campaign, CH_PUSH, 0, 1, 0, "")),
+            ("push with vendor 9", E_INVALID_ARGUMENT,
+             (bad_user, 1, bad_campaign, CH_PUSH, 9, 1, 0, "")),
+            ("sms with a vendor", E_INVALID_ARGUMENT,
+             (bad_user, 1, bad_campaign, CH_SMS, VENDOR_APNS, 1, 0, "")),
+            ("webhook with a vendor", E_INVALID_ARGUMENT,
+             (bad_user, 1, bad_campaign, CH_WEBHOOK, VENDOR_MEIZU, 1, 0, "")),
+            ("state 0", E_INVALID_ARGUMENT, (bad_user, 1, bad_campaign, CH_SMS, 0, 0, 0, "")),
+            ("state 8", E_INVALID_ARGUMENT, (bad_user, 1, bad_campaign, CH_SMS, 0, 8, 0, "")),
+            ("state 255", E_INVALID_ARGUMENT, (bad_user, 1, bad_campaign, CH_SMS, 0, 255, 0, "")),
+            ("event 25 h ahead", E_INVALID_ARGUMENT,
+             (bad_user, 1, bad_campaign, CH_SMS, 0, 1, now + 25 * HOUR_MS, "")),
+            ("event at u64 max", E_INVALID_ARGUMENT,
+             (bad_user, 1, bad_campaign, CH_SMS, 0, 1, 2**64 - 1, "")),
+            ("reason of 65 bytes", E_LIMIT_EXCEEDED,
+             (bad_user, 1, bad_campaign, CH_SMS, 0, STATE_FAILED, 0, "r" * 65)),
+            ("reason of 1000 bytes", E_LIMIT_EXCEEDED,
+             (bad_user, 1, bad_campaign, CH_SMS, 0, STATE_FAILED, 0, "r" * 1000)),
+            ("failed without reason", E_INVALID_ARGUMENT,
+             (bad_user, 1, bad_campaign, CH_SMS, 0, STATE_FAILED, 0, "")),
+            ("user id empty", E_INVALID_ARGUMENT, ("", 1, bad_campaign, CH_SMS, 0, 1, 0, "")),
+            ("user id of 129 bytes", E_INVALID_ARGUMENT,
+             ("u" * 129, 1, bad_campaign, CH_SMS, 0, 1, 0, "")),
+            ("user id with a control character", E_INVALID_ARGUMENT,
+             ("a\x01b", 1, bad_campaign, CH_SMS, 0, 1, 0, "")),
+            ("user id not UTF-8", E_INVALID_ARGUMENT,
+             (b"\xff\xfe", 1, bad_campaign, CH_SMS, 0, 1, 0, "")),
+        ]
+        for b in (b"tab\there", b"nl\n", b"\x1f", b"del\x7f", b"\xc3\xa9t\xc3\xa9", b"\x00",
+                  b"\x80"):
+            bad.append(("reason %r" % b, E_INVALID_ARGUMENT,
+                        (bad_user, 1, bad_campaign, CH_SMS, 0, STATE_FAILED, 0, b)))
+        for what, code, args in bad:
+            expect_err(c, OP_RECEIPT_PUT, hc.enc_receipt_put(*args), code, "RECEIPT_PUT " + what)
+        h = c.history(bad_user, CURSOR_START, 10)
+        T.eq((h["count"], h["next_cursor"]), (0, CURSOR_START), "rejected receipts are not kept")
+        T.eq(c.campaign_counters(bad_campaign), [], "rejected receipts are not counted")
+
+        # Bodies (section 3).
+        body = hc.enc_receipt_put("rp-body", 1, 0, CH_SMS, 0, STATE_SENT, 0, "x")
+        expect_err(c, OP_RECEIPT_PUT, body[:-1], E_BAD_BODY, "RECEIPT_PUT one byte short")
+        expect_err(c, OP_RECEIPT_PUT, body + b"\x00", E_BAD_BODY, "RECEIPT_PUT one byte long")
+        expect_err(c, OP_RECEIPT_PUT, body[:-3], E_BAD_BODY, "RECEIPT_PUT without reason")
+        expect_err(c, OP_RECEIPT_PUT, b"", E_BAD_BODY, "RECEIPT_PUT empty")
+        expect_err(c, OP_RECEIPT_PUT, body[:-3] + b"\x09\x00abc", E_BAD_BODY,
+                   "RECEIPT_PUT reason str past the end")
+        T.eq(c.history("rp-body", CURSOR_START, 10)["count"], 0, "bad bodies store nothing")
+
+        # The store counts what was written (5.4, 5.5).
+        with ctx.admin() as a:
+            s1 = store_stats_frame(a, "before 10 receipts")
+            for i in range(10):
+                c.receipt_put("rp-count-%d" % i, 100 + i, 0, CH_SMS, 0, STATE_SENT)
+            s2 = store_stats_frame(a, "after 10 receipts")
+        if st0 and s1 and s2:
+            T.eq(s2["receipts_written"] - s1["receipts_written"], 10,
+                 "receipts_written counts 10 RECEIPT_PUTs")
+            T.check(s1["receipts_written"] > st0["receipts_written"],
+                    "receipts_written grows (%d -> %d)" % (st0["receipts_written"],
+                                                          s1["receipts_written"]))
+            T.check(s2["event_segment_files"] >= 1, "event_segment_files %d >= 1 after receipts"
+                    % s2["event_segment_files"])
+            T.check(s2["event_segment_bytes"] > 0, "event_segment_bytes > 0 after receipts")
+            T.eq(s2["receipts_replayed"], st0["receipts_replayed"], "receipts_replayed fixed")
+            T.eq(s2["epoch"], st0["epoch"], "epoch fixed")
+    # Scope: another app has no receipts of app1's users.
+    with ctx.app("app2") as c2:
+        h = c2.history("rp-user", CURSOR_START, 10)
+        T.eq((h["count"], h["next_cursor"]), (0, CURSOR_START), "app2 sees none of app1's receipts")
+
+
+def t_history(ctx):
+    """Sections 5.2 and 5.6: HISTORY pages through every receipt exactly once,
+    newest first, whatever the page size, also while new receipts arrive."""
+    rnd = random.Random(1234)
+    user = "hist-a"
+    n = 1001
+    with ctx.app("app1") as c:
+        # No receipts: an empty answer, not an error, whether or not the user exists.
+        for who in ("hist-nobody", "v" * 128):
+            h = c.history(who, CURSOR_START, 10)
+            T.eq((h["count"], h["receipts"], h["next_cursor"]), (0, [], CURSOR_START),
+                 "HISTORY of %s without receipts" % who[:12])
+        c.bind("hist-bound", CH_SMS, 0, 0, "+4930000001")
+        h = c.history("hist-bound", CURSOR_START, 10)
+        T.eq((h["count"], h["next_cursor"]), (0, CURSOR_START), "HISTORY of a bound user")
+
+        # 1001 receipts, pipelined on one connection: recorded in the order sent.
+        t0 = now_ms()
+        put, frames = [], []
+        for i in range(n):
+            ch = rnd.choice((CH_PUSH, CH_SMS, CH_EMAIL, CH_WECHAT, CH_WEBHOOK))
+            vendor = rnd.randint(1, 8) if ch == CH_PUSH else 0
+            state = rnd.randint(1, 7)
+            reason = ("code %d" % i) if state == STATE_FAILED or i % 5 == 0 else ""
+            event = t0 - rnd.randint(0, 48 * HOUR_MS)  # not in recording order
+            args = (user, 5000 + i, rnd.choice((0, 1, 2)), ch, vendor, state, event, reason)
+            put.append(args)
+            frames.append(hc.encode_frame(OP_RECEIPT_PUT, hc.enc_receipt_put(*args), 700000 + i))
+        answers = bulk(c, frames)
+        errs = [f.error() for f in answers.values() if f.is_error]
+        T.eq(errs[:3], [], "1001 pipelined RECEIPT_PUTs")
+        recorded = [hc.dec_receipt_put(answers[700000 + i].body) if not answers[700000 + i].is_error
+                    else None for i in range(n)]
+        T.check(all(a is None or b is None or a <= b for a, b in zip(recorded, recorded[1:])),
+                "recorded_unix_ms follows the order of recording")
+        want = [(a[1], a[2], a[3], a[4], a[5], a[7]) for a in reversed(put)]
+
+        for limit in (1000, 1, 7, 100, 999):
+            pages = history_pages(c, user, limit)
+            got = all_receipts(pages)
+            ids = [x["message_id"] for x in got]
+            T.eq(len(ids), len(set(ids)), "limit %d: no receipt twice" % limit)
+            T.eq(len(got), n, "limit %d: every receipt" % limit)
+            T.check([receipt_of(x) for x in got] == want,
+                    "limit %d: every receipt exactly once, newest first, fields as put" % limit)
+            T.check(len(pages) >= (n + limit - 1) // limit,
+                    "limit %d: %d pages for %d receipts" % (limit, len(pages), n))
+            if limit == 1000:
+                T.eq(pages[0]["count"], 1000, "a full first page of 1000")
+                events = {x["message_id"]: x["event_unix_ms"] for x in got}
+                T.check(all(events[a[1]] == a[6] for a in put), "event_unix_ms kept as given")
+                rec = [x["recorded_unix_ms"] for x in got]
+                T.check(all(a >= b for a, b in zip(rec, rec[1:])),
+                        "recorded_unix_ms does not increase down the list")
+            short = [p["count"] for p in pages[:-1] if p["count"] < limit]
+            if short:
+                T.note("HISTORY limit %d: %d pages before the last held fewer than limit"
+                       % (limit, len(short)))
+
+        # New receipts while paging appear only on a fresh cursor.
+        first = c.history(user, CURSOR_START, 10)
+        T.eq([receipt_of(x) for x in first["receipts"]], want[:10], "first page of 10")
+        newer = []
+        for i in range(5):
+            args = (user, 9000 + i, 0, CH_SMS, 0, STATE_SENT, 0, "")
+            c.receipt_put(*args)
+            newer.insert(0, (args[1], args[2], args[3], args[4], args[5], args[7]))
+        rest = all_receipts(history_pages(c, user, 50, first["next_cursor"]))
+        T.check([receipt_of(x) for x in rest] == want[10:],
+                "an old cursor goes on where it stopped, without the new receipts")
+        fresh = all_receipts(history_pages(c, user, 1000))
+        T.check([receipt_of(x) for x in fresh] == newer + want,
+                "a fresh cursor starts with the new receipts")
+
+        # limit (5.2).
+        expect_err(c, OP_HISTORY, hc.enc_history(user, CURSOR_START, 0), E_INVALID_ARGUMENT,
+                   "HISTORY limit 0")
+        for lim in (1001, 65535):
+            expect_err(c, OP_HISTORY, hc.enc_history(user, CURSOR_START, lim), E_LIMIT_EXCEEDED,
+                       "HISTORY limit %d" % lim)
+        # cursor (5.2): one the engine could not have produced.
+        expect_err(c, OP_HISTORY, hc.enc_history(user, b"\xff" * 16, 10), E_INVALID_ARGUMENT,
+                   "HISTORY cursor of 16 x 0xff")
+        real = first["next_cursor"]
+        for i in (0, 15):
+            flipped = bytearray(real)
+            flipped[i] ^= 0x80
+            rid = c.send(OP_HISTORY, hc.enc_history(user, bytes(flipped), 10))
+            f = c.wait(rid)
+            T.note("HISTORY with byte %d of a real cursor flipped -> %s"
+                   % (i, hc.error_name(f.error()[0]) if f.is_error else "a page"))
+            T.check(not f.is_error or f.error()[0] == E_INVALID_ARGUMENT,
+                    "a damaged cursor: a page or E_INVALID_ARGUMENT")
+        rid = c.send(OP_HISTORY, hc.enc_history("hist-nobody", real, 10))
+        f = c.wait(rid)
+        T.note("HISTORY with another user's cursor -> %s"
+               % (hc.error_name(f.error()[0]) if f.is_error else
+                  "%d receipts" % hc.dec_history(f.body)["count"]))
+        # user_id and bodies.
+        for bad in ("", "u" * 129, "a\nb"):
+            expect_err(c, OP_HISTORY, hc.enc_history(bad, CURSOR_START, 10), E_INVALID_ARGUMENT,
+                       "HISTORY user id %r" % bad[:10])
+        body = hc.enc_history(user, CURSOR_START, 10)
+        expect_err(c, OP_HISTORY, body[:-1], E_BAD_BODY, "HISTORY one byte short")
+        expect_err(c, OP_HISTORY, body + b"\x00", E_BAD_BODY, "HISTORY one byte long")
+        expect_err(c, OP_HISTORY, Writer().str(user).raw(bytes(15)).u16(10).bytes(), E_BAD_BODY,
+                   "HISTORY with a 15-byte cursor")
+        expect_err(c, OP_HISTORY, Writer().str(user).raw(bytes(16)).bytes(), E_BAD_BODY,
+                   "HISTORY without limit")
+        expect_err(c, OP_HISTORY, b"", E_BAD_BODY, "HISTORY empty")
+    # Another connection of the same app sees the same list; another app none.
+    with ctx.app("app1") as c:
+        got = all_receipts(history_pages(c, user, 1000))
+        T.eq(len(got), n + 5, "another connection sees every receipt")
+    with ctx.app("app2") as c2:
+        h = c2.history(user, CURSOR_START, 1000)
+        T.eq((h["count"], h["next_cursor"]), (0, CURSOR_START), "another app: no receipts")
+
+
+def t_counters(ctx):
+    """Sections 5.2 and 5.7: CAMPAIGN_COUNTERS equal what was put."""
+    rnd = random.Random(99)
+    campaign, other_campaign = 7700001, 7700002
+    with ctx.app("app1") as c, ctx.app("app1") as other:
+        T.eq(c.campaign_counters(campaign), [], "a campaign without receipts: count 0")
+        want = {}
+        frames = []
+        rid = 800000
+        # 60 users spread over the cores, each through a few states on a channel.
+        for u in range(60):
+            ch = (CH_PUSH, CH_SMS, CH_EMAIL)[u % 3]
+            vendor = VENDOR_FCM if ch == CH_PUSH else 0
+            path = [STATE_QUEUED, STATE_SENT]
+            roll = rnd.random()
+            if roll < 0.2:
+                path.append(STATE_FAILED)
+            else:
+                path += [STATE_DELIVERED, STATE_DISPLAYED, STATE_CLICKED][:rnd.randint(1, 3)]
+                if roll > 0.9:
+                    path.append(STATE_RECALLED)
+            for st in path:
+                reason = "undeliverable" if st == STATE_FAILED else ""
+                frames.append(hc.encode_frame(OP_RECEIPT_PUT, hc.enc_receipt_put(
+                    "cc-%02d" % u, 60000 + u, campaign, ch, vendor, st, 0, reason), rid))
+                rid += 1
+                want[(ch, st)] = want.get((ch, st), 0) + 1
+                # The same receipt under another campaign and under campaign 0.
+                frames.append(hc.encode_frame(OP_RECEIPT_PUT, hc.enc_receipt_put(
+                    "cc-%02d" % u, 60000 + u, other_campaign, ch, vendor, st, 0, reason), rid))
+                rid += 1
+            frames.append(hc.encode_frame(OP_RECEIPT_PUT, hc.enc_receipt_put(
+                "cc-%02d" % u, 70000 + u, 0, CH_WECHAT, 0, STATE_SENT, 0, ""), rid))
+            rid += 1
+        answers = bulk(c, frames)
+        T.eq([f.error() for f in answers.values() if f.is_error][:3], [],
+             "pipelined RECEIPT_PUTs of a campaign")
+        expected = sorted((ch, st, k) for (ch, st), k in want.items())
+        got = other.campaign_counters(campaign)
+        T.eq(got, expected, "CAMPAIGN_COUNTERS on another connection == the receipts put")
+        T.eq(got, sorted(got), "sorted by channel, then state")
+        T.check(all(k > 0 for _, _, k in got), "no zero counts")
+        T.eq(c.campaign_counters(other_campaign), expected, "the other campaign counts alike")
+        zero = dict(((ch, st), k) for ch, st, k in c.campaign_counters(0))
+        T.check(zero.get((CH_WECHAT, STATE_SENT), 0) >= 60, "campaign 0 counts receipts outside "
+                "any campaign (%r)" % zero.get((CH_WECHAT, STATE_SENT)))
+
+        # Every RECEIPT_PUT adds one, also a repeated one; a rejected one adds nothing.
+        c.receipt_put("cc-00", 60000, campaign, CH_SMS, 0, STATE_DELIVERED)
+        c.receipt_put("cc-00", 60000, campaign, CH_SMS, 0, STATE_DELIVERED)
+        want[(CH_SMS, STATE_DELIVERED)] = want.get((CH_SMS, STATE_DELIVERED), 0) + 2
+        expect_call_err(E_INVALID_ARGUMENT, "a rejected RECEIPT_PUT", c.receipt_put, "cc-00",
+                        60000, campaign, CH_SMS, 0, STATE_FAILED, 0, "")
+        expected = sorted((ch, st, k) for (ch, st), k in want.items())
+        T.eq(other.campaign_counters(campaign), expected, "repeats count, rejects do not")
+        # A repeated receipt is also listed twice.
+        h = c.history("cc-00", CURSOR_START, 2)["receipts"]
+        T.eq([receipt_of(x) for x in h], [(60000, campaign, CH_SMS, 0, STATE_DELIVERED, "")] * 2,
+             "a repeated RECEIPT_PUT is a second receipt")
+        for cid in (2**64 - 2, 123456789):  # 2**64 - 1 has a receipt (t_receipt_put)
+            T.eq(c.campaign_counters(cid), [], "campaign %d without receipts" % cid)
+        body = hc.enc_campaign_id(campaign)
+        expect_err(c, OP_CAMPAIGN_COUNTERS, body[:-1], E_BAD_BODY, "CAMPAIGN_COUNTERS short")
+        expect_err(c, OP_CAMPAIGN_COUNTERS, body + b"\x00", E_BAD_BODY, "CAMPAIGN_COUNTERS long")
+        expect_err(c, OP_CAMPAIGN_COUNTERS, b"", E_BAD_BODY, "CAMPAIGN_COUNTERS empty")
+    # Counters are per app.
+    with ctx.app("app2") as c2:
+        T.eq(c2.campaign_counters(campaign), [], "another app does not see app1's counters")
+        c2.receipt_put("cc-00", 1, campaign, CH_SMS, 0, STATE_QUEUED)
+        T.eq(c2.campaign_counters(campaign), [(CH_SMS, STATE_QUEUED, 1)], "app2's own counter")
+    with ctx.app("app1") as c:
+        T.eq(c.campaign_counters(campaign), expected, "app2's receipt is not app1's")
+
+
 def t_pipelining(ctx):
     """Section 1: pipelining, answers matched by request id."""
     with ctx.app("app1") as c:
@@ -1186,8 +1580,8 @@ def t_many_connections(ctx):
 
 SECTIONS = [
     t_admin_secret, t_hello, t_hello_required, t_auth, t_apps, t_stats, t_store_stats, t_ping,
-    t_framing, t_bind, t_device_limit, t_alias, t_tags, t_attrs, t_pipelining,
-    t_backpressure, t_many_connections,
+    t_framing, t_bind, t_device_limit, t_alias, t_tags, t_attrs, t_receipt_put, t_history,
+    t_counters, t_pipelining, t_backpressure, t_many_connections,
 ]
 
 
@@ -1206,7 +1600,8 @@ def main():
         only = {x if x.startswith("t_") else "t_" + x for x in args.only}
         only |= {"t_admin_secret"}
         if only & {"t_store_stats", "t_bind", "t_device_limit", "t_alias", "t_tags", "t_attrs",
-                   "t_pipelining", "t_many_connections"}:
+                   "t_receipt_put", "t_history", "t_counters", "t_pipelining",
+                   "t_many_connections"}:
             only |= {"t_apps"}
 
     timeouts = None
