@@ -122,7 +122,8 @@ static void check_header(const uint8_t *p, struct net_hdr *h)
 	/* A name exactly for the opcodes of section 5. */
 	const char *name = net_op_name(h->opcode);
 	if (name)
-		FUZZ_ASSERT(h->opcode >= HRL_OP_HELLO && h->opcode <= HRL_OP_USER_SHOW);
+		FUZZ_ASSERT((h->opcode >= HRL_OP_HELLO && h->opcode <= HRL_OP_USER_SHOW) ||
+			    (h->opcode >= HRL_OP_RECEIPT_PUT && h->opcode <= HRL_OP_CAMPAIGN_COUNTERS));
 }
 
 #ifdef FUZZ_HAVE_REQ
@@ -263,6 +264,28 @@ static void check_reencode(uint16_t opcode, const union net_req *q, const uint8_
 		wr_nstr(&w, &q->user.user);
 		str_inside(&q->user.user, body, len);
 		break;
+	case HRL_OP_RECEIPT_PUT:
+		wr_nstr(&w, &q->receipt.user);
+		net_wr_u64(&w, q->receipt.message_id);
+		net_wr_u64(&w, q->receipt.campaign_id);
+		net_wr_u8(&w, q->receipt.channel);
+		net_wr_u8(&w, q->receipt.vendor);
+		net_wr_u8(&w, q->receipt.state);
+		net_wr_u64(&w, q->receipt.event_unix_ms);
+		wr_nstr(&w, &q->receipt.reason);
+		str_inside(&q->receipt.user, body, len);
+		str_inside(&q->receipt.reason, body, len);
+		break;
+	case HRL_OP_HISTORY:
+		wr_nstr(&w, &q->history.user);
+		str_inside(&q->history.user, body, len);
+		FUZZ_ASSERT(q->history.cursor >= body && q->history.cursor + HRL_CURSOR_BYTES <= body + len);
+		net_wr_raw(&w, q->history.cursor, HRL_CURSOR_BYTES);
+		net_wr_u16(&w, q->history.limit);
+		break;
+	case HRL_OP_CAMPAIGN_COUNTERS:
+		net_wr_u64(&w, q->campaign.campaign_id);
+		break;
 	case HRL_OP_STATS:
 	case HRL_OP_APP_LIST:
 		break;
@@ -335,6 +358,22 @@ static void check_valid(uint16_t opcode, const union net_req *q)
 	case HRL_OP_USER_SHOW:
 		FUZZ_ASSERT(q->user.user.len >= 1 && q->user.user.len <= HRL_USER_ID_BYTES_MAX);
 		break;
+	case HRL_OP_RECEIPT_PUT:
+		FUZZ_ASSERT(net_valid_user_id(q->receipt.user.p, q->receipt.user.len));
+		FUZZ_ASSERT(q->receipt.message_id != 0);
+		FUZZ_ASSERT(q->receipt.channel >= 1 && q->receipt.channel < HRL_CH_COUNT);
+		FUZZ_ASSERT((q->receipt.channel == HRL_CH_PUSH) == (q->receipt.vendor != 0));
+		FUZZ_ASSERT(q->receipt.vendor < HRL_VENDOR_COUNT);
+		FUZZ_ASSERT(q->receipt.state >= 1 && q->receipt.state < HRL_STATE_COUNT);
+		FUZZ_ASSERT(q->receipt.reason.len <= HRL_REASON_BYTES_MAX);
+		FUZZ_ASSERT(q->receipt.state != HRL_STATE_FAILED || q->receipt.reason.len > 0);
+		for (unsigned k = 0; k < q->receipt.reason.len; k++)
+			FUZZ_ASSERT(q->receipt.reason.p[k] >= 0x20 && q->receipt.reason.p[k] < 0x7F);
+		break;
+	case HRL_OP_HISTORY:
+		FUZZ_ASSERT(net_valid_user_id(q->history.user.p, q->history.user.len));
+		FUZZ_ASSERT(q->history.limit >= 1 && q->history.limit <= HRL_HISTORY_LIMIT_MAX);
+		break;
 	default:
 		break;
 	}
@@ -384,6 +423,7 @@ static const uint16_t fuzz_opcodes[] = {
 	HRL_OP_BIND, HRL_OP_UNBIND, HRL_OP_ALIAS_SET, HRL_OP_ALIAS_DEL,
 	HRL_OP_ALIAS_LOOKUP, HRL_OP_TAG_ADD, HRL_OP_TAG_DEL, HRL_OP_ATTR_SET,
 	HRL_OP_USER_SHOW, 0x0000, 0x0005, 0x0029, 0xFFFF,
+	HRL_OP_RECEIPT_PUT, HRL_OP_HISTORY, HRL_OP_CAMPAIGN_COUNTERS, HRL_OP_TABLE_SIZE,
 };
 
 static void fuzz_request_direct(const uint8_t *data, size_t size)
