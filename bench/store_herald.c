@@ -5,7 +5,12 @@
  * it in the same table.
  *
  *   store_herald --dir DIR --records N --batch B [--record-bytes 64]
- *                [--inflight K] [--seconds S] [--cpu C]
+ *                [--inflight K] [--seconds S] [--cpu C] [--receipts]
+ *
+ * --receipts: append real receipts through store/events.c, as RECEIPT_PUT
+ * does (counter update, history index, the receipt record: 39 bytes + a
+ * 7-byte user id + the 32-byte header = 80 bytes on disk) instead of bare
+ * records of --record-bytes; reported as engine=herald-rcpt.
  *
  * A "commit" is B records appended together (what one request, or one
  * RocksDB write batch with sync=true, would carry); at most K commits are
@@ -30,6 +35,7 @@
 #include "base/assert.h"
 #include "base/crc32c.h"
 #include "io/reactor.h"
+#include "store/events.h"
 #include "store/log.h"
 
 #define INFLIGHT_MAX 4096u
@@ -52,8 +58,13 @@ static unsigned q_head, q_count;
 static uint64_t *lat_ns;
 static uint64_t lat_n, commits_done;
 
+static struct sto_events ev;
+static bool use_events;
+
 static void on_durable(struct sto_log *l, uint64_t lsn)
 {
+	if (use_events)
+		sto_events_on_durable(&ev, lsn);
 	uint64_t t = now_ns();
 	while (q_count && q[q_head].lsn_end <= lsn) {
 		if (lat_n < LAT_SAMPLES_MAX)
@@ -62,6 +73,11 @@ static void on_durable(struct sto_log *l, uint64_t lsn)
 		q_count--;
 		commits_done++;
 	}
+}
+
+static void on_opened(struct sto_log *l)
+{
+	sto_events_on_opened(&ev);
 }
 
 static int cmp_u64(const void *a, const void *b)
@@ -108,6 +124,7 @@ int main(int argc, char **argv)
 		{ "inflight", required_argument, NULL, 'i' },
 		{ "seconds", required_argument, NULL, 's' },
 		{ "cpu", required_argument, NULL, 'c' },
+		{ "receipts", no_argument, NULL, 'R' },
 		{ 0, 0, 0, 0 },
 	};
 	while ((o = getopt_long(argc, argv, "", opts, NULL)) != -1) {
@@ -118,6 +135,7 @@ int main(int argc, char **argv)
 		case 'r': record_bytes = (unsigned)atoi(optarg); break;
 		case 'i': inflight = (unsigned)atoi(optarg); break;
 		case 's': seconds = atof(optarg); break;
+		case 'R': use_events = true; break;
 		case 'c': cpu = atoi(optarg); break;
 		default:
 			fprintf(stderr, "usage: store_herald --dir DIR --records N --batch B [--record-bytes 64] "
@@ -155,6 +173,10 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	sto_log_hooks.durable = on_durable;
+	if (use_events) {
+		sto_log_hooks.opened = on_opened;
+		ALWAYS(sto_events_init(&ev, &log, 0, 1) == 0);
+	}
 	while (!sto_log_spare_ready(STO_STREAM_STATE, 0)) /* as in a running engine: the next segment is ready */
 		usleep(10000);
 
@@ -166,7 +188,29 @@ int main(int argc, char **argv)
 		while (more && q_count < inflight) {
 			uint64_t start = now_ns(), lsn = 0, loc;
 			unsigned i;
-			for (i = 0; i < batch && appended < records; i++) {
+			for (i = 0; i < batch && appended < records && use_events; i++) {
+				char user[8] = "u";
+				for (unsigned k = 0, v = (unsigned)(rec_id % 1000000); k < 6; k++, v /= 10)
+					user[6 - k] = (char)('0' + v % 10);
+				struct sto_receipt r = {
+					.message_id = rec_id + 1,
+					.campaign_id = 1 + rec_id / 1000000,
+					.user_hash = rec_id % 1000000 * 0x9E3779B97F4A7C15ull,
+					.event_unix_ms = 1763780000000ull + rec_id,
+					.channel = 1,
+					.vendor = 3,
+					.state = (uint8_t)(1 + rec_id % 3),
+					.user_len = 7,
+					.user_id = user,
+					.reason = "",
+				};
+				if (sto_events_room(&ev, &r))
+					break;
+				sto_events_append(&ev, &r, (uint16_t)(rec_id & 1023), &lsn);
+				rec_id++;
+				appended++;
+			}
+			for (i = use_events ? i : 0; i < batch && appended < records && !use_events; i++) {
 				if (sto_log_room(&log, payload))
 					break;
 				uint8_t *p = sto_log_append(&log, 1, (uint16_t)(rec_id & 1023), rec_id, payload, 0, &lsn, &loc);
@@ -201,6 +245,8 @@ int main(int argc, char **argv)
 				core.cqe_handlers[op->kind](&core, op, cqe);
 		}
 		io_uring_cq_advance(&core.ring, n);
+		if (use_events)
+			sto_events_tick(&ev);
 		if (log.io_errors) {
 			fprintf(stderr, "store_herald: I/O error %d\n", log.last_error);
 			return 1;
@@ -209,10 +255,12 @@ int main(int argc, char **argv)
 	uint64_t t1 = now_ns(), io1 = proc_write_bytes();
 	double secs = (double)(t1 - t0) / 1e9;
 	qsort(lat_ns, lat_n, sizeof(*lat_ns), cmp_u64);
-	printf("name=store_append engine=herald batch=%u records=%llu records_per_sec=%.0f commits_per_sec=%.0f "
+	if (use_events)
+		record_bytes = 80;
+	printf("name=store_append engine=%s batch=%u records=%llu records_per_sec=%.0f commits_per_sec=%.0f "
 	       "p50_commit_us=%.1f p99_commit_us=%.1f bytes_written=%llu record_bytes=%u inflight=%u seconds=%.3f "
 	       "flushes=%llu records_per_flush=%.1f\n",
-	       batch, appended, (double)appended / secs, (double)commits / secs, pct(50), pct(99),
+	       use_events ? "herald-rcpt" : "herald", batch, appended, (double)appended / secs, (double)commits / secs, pct(50), pct(99),
 	       (unsigned long long)(io1 - io0), record_bytes, inflight, secs, (unsigned long long)log.flushes,
 	       log.flushes ? (double)appended / (double)log.flushes : 0.0);
 	sto_log_close(&log);

@@ -404,6 +404,7 @@ static void on_ev_durable(struct sto_log *l, uint64_t lsn)
 static void on_ev_failed(struct sto_log *l, uint64_t lsn, int err)
 {
 	struct net_core *nc = net_core_of(l->io);
+	sto_events_on_failed(&nc->events);
 	answer_failed(nc, &nc->ev_wait_head, &nc->ev_wait_tail, err);
 }
 

@@ -355,13 +355,14 @@ struct hint_build {
 	bool ckpt_done;
 	uint32_t ckpt_parts, ckpt_next;
 	struct sto_counters ckpt;
+	uint64_t limit;      /* > 0: records at or after this offset were undone (an I/O error) */
 	int rc;
 };
 
 static void hint_apply(void *arg, unsigned worker, const struct sto_rec_hdr *h, const uint8_t *payload, uint64_t loc)
 {
 	struct hint_build *b = arg;
-	if (b->rc)
+	if (b->rc || (b->limit && STO_LOC_OFF(loc) >= b->limit))
 		return;
 	if (h->type == STO_REC_COUNTERS) {
 		if (!b->ckpt_wanted || b->ckpt_done || b->receipts || h->len < STO_COUNTERS_HEAD_BYTES)
@@ -507,13 +508,14 @@ static int segment_index(const char *path, uint32_t idx, uint32_t epoch, uint32_
 
 struct hint_job {
 	uint32_t idx, epoch, core, n;
+	uint64_t limit;
 	char path[];
 };
 
 static void hint_job_run(void *arg)
 {
 	struct hint_job *j = arg;
-	struct hint_build b = { 0 };
+	struct hint_build b = { .limit = j->limit };
 	int rc = segment_index(j->path, j->idx, j->epoch, j->core, j->n, &b, true, NULL);
 	if (rc)
 		base_log(BASE_LOG_ERROR, "msg=\"store: cannot index a sealed receipt segment; it is indexed at the next start\" segment=%s err=%d",
@@ -569,7 +571,7 @@ static void hint_verify_run(void *arg)
 	free(j);
 }
 
-static void bg_job(uint32_t idx, void (*fn)(void *))
+static void bg_job_limit(uint32_t idx, void (*fn)(void *), uint64_t limit)
 {
 	uint32_t epoch, core, n;
 	const char *path = sto_segments_path(idx);
@@ -578,7 +580,7 @@ static void bg_job(uint32_t idx, void (*fn)(void *))
 	struct hint_job *j = malloc(sizeof(*j) + strlen(path) + 1);
 	if (!j)
 		return;
-	*j = (struct hint_job){ idx, epoch, core, n };
+	*j = (struct hint_job){ idx, epoch, core, n, limit };
 	strcpy(j->path, path);
 	if (sto_bg_submit(fn, j)) {
 		base_log(BASE_LOG_WARN, "msg=\"store: background queue full; segment indexed at the next start\" segment=%s", path);
@@ -586,62 +588,12 @@ static void bg_job(uint32_t idx, void (*fn)(void *))
 	}
 }
 
+static void bg_job(uint32_t idx, void (*fn)(void *))
+{
+	bg_job_limit(idx, fn, 0);
+}
+
 /* ---- one core -------------------------------------------------------------------------- */
-
-static uint64_t mix(uint64_t h)
-{
-	h ^= h >> 33;
-	h *= 0xff51afd7ed558ccdull;
-	return h ^ (h >> 33);
-}
-
-/* The map slot of hash: its entry, or the empty slot where it goes. */
-static uint32_t *map_slot(const struct sto_events *e, uint64_t hash)
-{
-	uint32_t mask = e->map_cap - 1;
-	for (uint32_t i = (uint32_t)mix(hash) & mask;; i = (i + 1) & mask) {
-		uint32_t v = e->map[i];
-		if (!v || e->ents[v - 1].hash == hash)
-			return &e->map[i];
-	}
-}
-
-/* Empty a slot, shifting later members of its probe run back (no tombstones). */
-static void map_delete(struct sto_events *e, uint32_t *slot)
-{
-	uint32_t mask = e->map_cap - 1;
-	uint32_t i = (uint32_t)(slot - e->map);
-	e->map[i] = 0;
-	e->map_used--;
-	for (uint32_t j = (i + 1) & mask; e->map[j]; j = (j + 1) & mask) {
-		uint32_t k = (uint32_t)mix(e->ents[e->map[j] - 1].hash) & mask;
-		/* move j to i unless its home k lies cyclically in (i, j] */
-		bool stays = i <= j ? (i < k && k <= j) : (i < k || k <= j);
-		if (stays)
-			continue;
-		e->map[i] = e->map[j];
-		e->map[j] = 0;
-		i = j;
-	}
-}
-
-static int map_rebuild(struct sto_events *e, uint32_t cap)
-{
-	uint32_t *m = calloc(cap, sizeof(*m));
-	if (!m)
-		return -ENOMEM;
-	free(e->map);
-	e->map = m;
-	e->map_cap = cap;
-	e->map_used = 0;
-	for (uint32_t i = 0; i < e->ent_count; i++) {
-		uint32_t *s = map_slot(e, e->ents[i].hash);
-		if (!*s)
-			e->map_used++;
-		*s = i + 1;
-	}
-	return 0;
-}
 
 static int mem_seg_push(struct sto_events *e, uint32_t seg_idx)
 {
@@ -669,17 +621,17 @@ int sto_events_init(struct sto_events *e, struct sto_log *log, unsigned core, ui
 	run_epoch = epoch;
 	e->ent_cap = 1024;
 	e->ents = malloc(e->ent_cap * sizeof(*e->ents));
-	int rc = e->ents ? map_rebuild(e, 2048) : -ENOMEM;
-	if (!rc)
-		rc = mem_seg_push(e, log->seg_idx);
-	return rc;
+	e->hashes = malloc(e->ent_cap * sizeof(*e->hashes));
+	if (!e->ents || !e->hashes)
+		return -ENOMEM;
+	return mem_seg_push(e, log->seg_idx);
 }
 
 void sto_events_free(struct sto_events *e)
 {
 	sto_counters_free(&e->counters);
 	free(e->ents);
-	free(e->map);
+	free(e->hashes);
 	free(e->segs);
 	memset(e, 0, sizeof(*e));
 }
@@ -699,27 +651,25 @@ void sto_events_append(struct sto_events *e, const struct sto_receipt *r, uint16
 	/* memory first: the append below cannot fail once room said yes */
 	if (e->ent_count == e->ent_cap) {
 		struct sto_hist_ent *n = realloc(e->ents, (size_t)e->ent_cap * 2 * sizeof(*n));
-		if (n) {
+		if (n)
 			e->ents = n;
+		uint64_t *h = n ? realloc(e->hashes, (size_t)e->ent_cap * 2 * sizeof(*h)) : NULL;
+		if (h) {
+			e->hashes = h;
 			e->ent_cap *= 2;
 		}
 	}
-	if ((e->map_used + 1) * 2 > e->map_cap)
-		map_rebuild(e, e->map_cap * 2); /* on failure the map stays, fuller */
 	int crc = sto_counters_add(&e->counters, r->app_idx, r->campaign_id, r->channel, r->state, 1);
 	uint8_t *p = sto_log_append(e->log, STO_REC_RECEIPT, partition, ++e->receipts_written,
 				    (uint32_t)sto_receipt_bytes(r), 0, lsn, &loc);
 	sto_receipt_encode(r, p);
 	if (crc)
 		base_log(BASE_LOG_ERROR, "msg=\"store: counter not kept (out of memory); recounted at the next start\"");
-	if (e->ent_count < e->ent_cap && e->map_used + 1 < e->map_cap) {
-		uint32_t *slot = map_slot(e, r->user_hash);
-		struct sto_hist_ent *h = &e->ents[e->ent_count];
-		*h = (struct sto_hist_ent){ r->user_hash, loc, *slot, e->segs[e->seg_count - 1].n };
-		if (!*slot)
-			e->map_used++;
-		*slot = ++e->ent_count;
+	if (e->ent_count < e->ent_cap) {
+		e->ents[e->ent_count] = (struct sto_hist_ent){ loc, e->segs[e->seg_count - 1].n };
+		e->hashes[e->ent_count++] = r->user_hash;
 	} else {
+		e->ent_lost++; /* out of memory: History misses it until its segment is sealed */
 		base_log(BASE_LOG_ERROR, "msg=\"store: history index out of memory; receipt found after the segment is sealed\"");
 	}
 }
@@ -731,16 +681,9 @@ void sto_events_on_undo(struct sto_events *e, const struct sto_rec_hdr *h, const
 		return;
 	sto_counters_add(&e->counters, r.app_idx, r.campaign_id, r.channel, r.state, -1);
 	e->receipts_undone++;
-	/* undo runs newest first: the receipt is the newest entry of its hash */
-	if (e->ent_count && e->ents[e->ent_count - 1].hash == r.user_hash) {
-		uint32_t *slot = map_slot(e, r.user_hash);
-		uint32_t prev = e->ents[e->ent_count - 1].prev;
-		if (prev)
-			*slot = prev;
-		else if (*slot)
-			map_delete(e, slot); /* before the entry goes: the shift reads it */
+	/* undo runs newest first: the receipt is the newest entry */
+	if (e->ent_count && e->hashes[e->ent_count - 1] == r.user_hash)
 		e->ent_count--;
-	}
 }
 
 static void checkpoint_append(struct sto_events *e)
@@ -775,8 +718,9 @@ void sto_events_on_opened(struct sto_events *e)
 {
 	uint32_t sealed_idx = e->segs[e->seg_count - 1].seg_idx;
 	if (e->pending_seal)
-		bg_job(e->pending_seal, hint_job_run); /* its successor was all durable before this rotation */
+		bg_job_limit(e->pending_seal, hint_job_run, e->pending_limit); /* its successor was all durable before this rotation */
 	e->pending_seal = sealed_idx;
+	e->pending_limit = sealed_idx == e->fail_seg ? e->fail_keep : 0;
 	checkpoint_append(e);
 	if (mem_seg_push(e, e->log->seg_idx))
 		base_log(BASE_LOG_ERROR, "msg=\"store: out of memory tracking a receipt segment\"");
@@ -785,9 +729,24 @@ void sto_events_on_opened(struct sto_events *e)
 void sto_events_on_durable(struct sto_events *e, uint64_t lsn)
 {
 	if (e->pending_seal && lsn > e->ckpt_lsn) {
-		bg_job(e->pending_seal, hint_job_run);
+		bg_job_limit(e->pending_seal, hint_job_run, e->pending_limit);
 		e->pending_seal = 0;
 	}
+}
+
+void sto_events_on_failed(struct sto_events *e)
+{
+	/*
+	 * The segment ends where it was last durable: what the failed write
+	 * may have left after that was undone, so it must not come back
+	 * through the hint (in this run) nor at the next start.
+	 */
+	struct sto_log *l = e->log;
+	e->fail_seg = l->seg_idx;
+	e->fail_keep = l->buf_seg_off + l->flushed_len;
+	if (l->fd >= 0 && (ftruncate(l->fd, (off_t)e->fail_keep) || fdatasync(l->fd)))
+		base_log(BASE_LOG_ERROR, "msg=\"store: cannot cut the failed receipt segment at its durable end; undone receipts may reappear after a restart\" segment=%s err=%d",
+			 sto_segments_path(l->seg_idx), errno);
 }
 
 void sto_events_tick(struct sto_events *e)
@@ -801,24 +760,11 @@ void sto_events_tick(struct sto_events *e)
 	uint64_t upto = e->segs[drop_segs].first;
 	uint32_t k = (uint32_t)(upto - e->ent_base);
 	memmove(e->ents, e->ents + k, (size_t)(e->ent_count - k) * sizeof(*e->ents));
+	memmove(e->hashes, e->hashes + k, (size_t)(e->ent_count - k) * sizeof(*e->hashes));
 	e->ent_count -= k;
 	e->ent_base = upto;
-	for (uint32_t i = 0; i < e->ent_count; i++)
-		e->ents[i].prev = e->ents[i].prev > k ? e->ents[i].prev - k : 0;
 	memmove(e->segs, e->segs + drop_segs, (e->seg_count - drop_segs) * sizeof(*e->segs));
 	e->seg_count -= drop_segs;
-	uint32_t cap = 2048;
-	while (cap < e->ent_count * 2u + 2)
-		cap *= 2;
-	if (map_rebuild(e, cap))
-		map_rebuild(e, e->map_cap);
-	if (e->ent_cap > 4096 && e->ent_count < e->ent_cap / 4) {
-		struct sto_hist_ent *n = realloc(e->ents, (size_t)(e->ent_cap / 2) * sizeof(*n));
-		if (n) {
-			e->ents = n;
-			e->ent_cap /= 2;
-		}
-	}
 }
 
 /* ---- history ---------------------------------------------------------------------------- */
@@ -908,10 +854,11 @@ int sto_events_history(struct sto_events *e, uint64_t hash, uint16_t app, const 
 	struct hist_walk w = { hash, app, id, id_len, cursor, start, limit, 0, emit, arg, next };
 	int rc = 0;
 	*more = false;
-	/* 1. this run's receipts of this core not yet hinted, from memory */
-	uint32_t *slot = map_slot(e, hash);
-	for (uint32_t i = *slot; i && rc == 0; i = e->ents[i - 1].prev) {
-		const struct sto_hist_ent *h = &e->ents[i - 1];
+	/* 1. this run's receipts of this core not yet hinted: a scan of their hashes, newest first */
+	for (uint32_t i = e->ent_count; i-- > 0 && rc == 0;) {
+		if (e->hashes[i] != hash)
+			continue;
+		const struct sto_hist_ent *h = &e->ents[i];
 		struct sto_pos p = { e->epoch, (uint16_t)e->core, h->seg_n, STO_LOC_OFF(h->loc) };
 		rc = hist_take(&w, e->log, h->loc, &p);
 	}

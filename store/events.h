@@ -52,7 +52,7 @@
  * are written without fsync.
  *
  * History of a user, newest first: the core's own receipts of this run
- * that are not in a hint yet (a chain per user hash, in memory), then
+ * that are not in a hint yet (a scan of their user hashes, in memory), then
  * every hinted segment from the newest (epoch, n) down. Positions are
  * (epoch, core, n, offset); within one epoch a user's receipts are all on
  * one core, so (epoch, n, offset) orders them.
@@ -131,9 +131,7 @@ void sto_counters_free(struct sto_counters *t);
 /* ---- one core's events ------------------------------------------------------------------ */
 
 struct sto_hist_ent {
-	uint64_t hash;
 	uint64_t loc;     /* STO_LOC in this run's segment registry */
-	uint32_t prev;    /* older entry of the same hash: index + 1, 0 none */
 	uint32_t seg_n;
 };
 
@@ -149,16 +147,19 @@ struct sto_events {
 	uint32_t epoch;
 	struct sto_counters counters; /* counts made on this core in this epoch */
 
-	struct sto_hist_ent *ents;    /* receipts not yet in a published hint */
+	struct sto_hist_ent *ents;    /* receipts not yet in a published hint, oldest first */
+	uint64_t *hashes;             /* their user hashes, apart: History scans only these */
 	uint64_t ent_base;            /* absolute number of ents[0] */
 	uint32_t ent_count, ent_cap;
-	uint32_t *map;                /* hash -> newest entry index + 1; linear probing */
-	uint32_t map_cap, map_used;
+	uint64_t ent_lost;            /* not indexed for want of memory */
 	struct sto_mem_seg *segs;     /* segments with entries in memory, oldest first */
 	uint32_t seg_count, seg_cap;
 
 	uint64_t ckpt_lsn;            /* the current segment's checkpoint is durable past this */
 	uint32_t pending_seal;        /* sealed segment to hint once the checkpoint is durable */
+	uint64_t pending_limit;       /* its durable end, if it ended in an I/O error */
+	uint32_t fail_seg;            /* the last segment that ended in an I/O error */
+	uint64_t fail_keep;           /* and its durable end */
 	uint64_t receipts_written;
 	uint64_t receipts_undone;
 };
@@ -180,6 +181,8 @@ void sto_events_append(struct sto_events *e, const struct sto_receipt *r, uint16
 void sto_events_on_opened(struct sto_events *e);
 void sto_events_on_durable(struct sto_events *e, uint64_t lsn);
 void sto_events_on_undo(struct sto_events *e, const struct sto_rec_hdr *h, const uint8_t *payload);
+/* The log failed (after the undos, before it opens a new segment). */
+void sto_events_on_failed(struct sto_events *e);
 /* Periodic, on the core: drop memory that published hints now cover. */
 void sto_events_tick(struct sto_events *e);
 

@@ -141,7 +141,7 @@ int main(void)
 			for (int k = 0; k < CONNS; k++) {
 				if (c[k].fd < 0)
 					continue;
-				int rc, got_n = 0;
+				int rc = 0, got_n = 0;
 				while ((killed || got_n < BATCH) && (rc = te_recv(&c[k], &h, &b, killed ? 2000 : 1)) == 0) {
 					uint64_t slot = h.request_id - first_id[k];
 					CHECK(slot < (uint64_t)sent[k] && h.opcode == HRL_OP_RECEIPT_PUT);

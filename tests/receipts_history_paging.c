@@ -116,6 +116,10 @@ int main(void)
 	CHECK(n == PUT_FIRST + PUT_LATER);
 	for (unsigned k = 0; k < n; k++)
 		CHECK(te_receipt_eq(&all[k], &put[n - 1 - k]));
+	/* one at a time: the same, across the segment boundary */
+	CHECK(te_history_all(&c, &t, "alice", 1, all, 64) == PUT_FIRST + PUT_LATER);
+	for (unsigned k = 0; k < n; k++)
+		CHECK(te_receipt_eq(&all[k], &put[n - 1 - k]));
 	/* one page of 1000 holds the same */
 	CHECK(te_history_page(&c, &t, "alice", NULL, 1000, &pg) == 0);
 	CHECK(pg.count == n && te_cursor_is_end(pg.next_cursor));
