@@ -141,7 +141,7 @@ fuzz-build: $(FUZZ_BIN)
 # hundreds of kill -9 cycles while clients write (make test runs a few)
 CRASH_CYCLES ?= 300
 check-crash: deps all
-	HERALD_CRASH_CYCLES=$(CRASH_CYCLES) TEST_TIMEOUT=3600 VERBOSE=1 BUILD=$(BUILD) tests/run store_crash_loop
+	HERALD_CRASH_CYCLES=$(CRASH_CYCLES) TEST_TIMEOUT=3600 VERBOSE=1 BUILD=$(BUILD) tests/run store_crash_loop receipts_crash_loop
 
 fuzz: deps $(FUZZ_BIN)
 	@mkdir -p $(BUILD)/fuzz/corpus

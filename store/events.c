@@ -231,7 +231,6 @@ struct sealed {
 static pthread_mutex_t sealed_lock = PTHREAD_MUTEX_INITIALIZER;
 static struct sealed *sealed;   /* newest (epoch, n, core) first */
 static uint32_t sealed_count, sealed_cap;
-static uint32_t hinted_n[HRL_CORES_MAX]; /* atomic: this epoch's newest hinted segment per core */
 static uint32_t run_epoch;
 static uint64_t expired_total; /* atomic */
 
@@ -297,8 +296,6 @@ static int sealed_publish(const struct sealed *s)
 	memmove(&sealed[at + 1], &sealed[at], (sealed_count - at) * sizeof(*sealed));
 	sealed[at] = *s;
 	sealed_count++;
-	if (s->epoch == run_epoch && s->core < HRL_CORES_MAX && s->n > __atomic_load_n(&hinted_n[s->core], __ATOMIC_RELAXED))
-		__atomic_store_n(&hinted_n[s->core], s->n, __ATOMIC_RELEASE);
 	pthread_mutex_unlock(&sealed_lock);
 	return 0;
 }
@@ -665,6 +662,7 @@ void sto_events_append(struct sto_events *e, const struct sto_receipt *r, uint16
 	sto_receipt_encode(r, p);
 	if (crc)
 		base_log(BASE_LOG_ERROR, "msg=\"store: counter not kept (out of memory); recounted at the next start\"");
+	e->seg_receipts++;
 	if (e->ent_count < e->ent_cap) {
 		e->ents[e->ent_count] = (struct sto_hist_ent){ loc, e->segs[e->seg_count - 1].n };
 		e->hashes[e->ent_count++] = r->user_hash;
@@ -681,6 +679,8 @@ void sto_events_on_undo(struct sto_events *e, const struct sto_rec_hdr *h, const
 		return;
 	sto_counters_add(&e->counters, r.app_idx, r.campaign_id, r.channel, r.state, -1);
 	e->receipts_undone++;
+	if (e->seg_receipts)
+		e->seg_receipts--;
 	/* undo runs newest first: the receipt is the newest entry */
 	if (e->ent_count && e->hashes[e->ent_count - 1] == r.user_hash)
 		e->ent_count--;
@@ -720,6 +720,7 @@ void sto_events_on_opened(struct sto_events *e)
 	if (e->pending_seal)
 		bg_job_limit(e->pending_seal, hint_job_run, e->pending_limit); /* its successor was all durable before this rotation */
 	e->pending_seal = sealed_idx;
+	e->seg_receipts = 0;
 	e->pending_limit = sealed_idx == e->fail_seg ? e->fail_keep : 0;
 	checkpoint_append(e);
 	if (mem_seg_push(e, e->log->seg_idx))
@@ -749,11 +750,26 @@ void sto_events_on_failed(struct sto_events *e)
 			 sto_segments_path(l->seg_idx), errno);
 }
 
+/* Is the hint of segment idx published (queries find its receipts there)? */
+static bool sealed_has(uint32_t idx)
+{
+	bool found = false;
+	pthread_mutex_lock(&sealed_lock);
+	for (uint32_t i = 0; i < sealed_count && !found; i++)
+		found = sealed[i].idx == idx;
+	pthread_mutex_unlock(&sealed_lock);
+	return found;
+}
+
 void sto_events_tick(struct sto_events *e)
 {
-	uint32_t hinted = __atomic_load_n(&hinted_n[e->core], __ATOMIC_ACQUIRE);
+	/* an idle core still seals a segment whose window is over, so retention can take it */
+	const struct sto_log *l = e->log;
+	if (e->seg_receipts && l->cfg->window_ms && l->unix_ms_cached >= l->seg_created_ms + l->cfg->window_ms)
+		sto_log_rotate(e->log);
+	/* memory that published hints cover, oldest first; a hint that failed keeps its receipts here */
 	uint32_t drop_segs = 0;
-	while (drop_segs + 1 < e->seg_count && e->segs[drop_segs].n <= hinted)
+	while (drop_segs + 1 < e->seg_count && sealed_has(e->segs[drop_segs].seg_idx))
 		drop_segs++;
 	if (!drop_segs)
 		return;
@@ -949,7 +965,6 @@ void sto_events_close_all(void)
 	free(sealed);
 	sealed = NULL;
 	sealed_count = sealed_cap = 0;
-	memset(hinted_n, 0, sizeof(hinted_n));
 	pthread_mutex_unlock(&sealed_lock);
 }
 
@@ -1159,9 +1174,13 @@ int sto_events_recover(const char *dir, uint32_t epoch, struct sto_counters *bas
 			char p[4200];
 			snprintf(p, sizeof(p), "%s/%s", dir, de->d_name);
 			struct sto_counters t = { 0 };
-			if (be < epoch && be > best_base && base_load(p, &t) == 0)
+			/*
+			 * A base of this very epoch: a start wrote it, then died before its
+			 * state log claimed the epoch (no receipt of this epoch exists).
+			 */
+			if (be <= epoch && be > best_base && base_load(p, &t) == 0)
 				best_base = be;
-			else if (be < epoch && be > best_base)
+			else if (be <= epoch && be > best_base)
 				base_log(BASE_LOG_ERROR, "msg=\"store: counter base damaged; ignored\" file=%s", p);
 			sto_counters_free(&t);
 			continue;

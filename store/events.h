@@ -162,6 +162,7 @@ struct sto_events {
 	uint64_t fail_keep;           /* and its durable end */
 	uint64_t receipts_written;
 	uint64_t receipts_undone;
+	uint64_t seg_receipts;        /* in the current segment */
 };
 
 /* Set up on the core, after its event log is open. 0 or -ENOMEM. */

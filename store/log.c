@@ -882,6 +882,13 @@ static void slide(struct sto_log *l)
 	l->flushed_len -= keep;
 }
 
+int sto_log_rotate(struct sto_log *l)
+{
+	if (l->failed || l->fl_count || l->buf_len != l->flushed_len)
+		return -EAGAIN; /* once everything in the segment is durable */
+	return segment_open(l);
+}
+
 int sto_log_room(struct sto_log *l, uint32_t payload_bytes)
 {
 	uint32_t need = rec_total(payload_bytes);

@@ -264,6 +264,9 @@ int sto_log_room(struct sto_log *l, uint32_t payload_bytes);
 uint8_t *sto_log_append(struct sto_log *l, uint8_t type, uint16_t partition, uint64_t seq,
 			uint32_t payload_bytes, uint64_t prev_loc, uint64_t *lsn, uint64_t *loc);
 
+/* Seal the current segment and open the next now, if all of it is durable. 0 or -errno. */
+int sto_log_rotate(struct sto_log *l);
+
 /* Start a flush if there is anything to make durable (end of a loop iteration). */
 void sto_log_flush(struct sto_log *l, uint64_t now_ms);
 
