@@ -15,6 +15,9 @@
 #                                           64 receipts of 64 bytes fill a block)
 #   herald   $BUILD/bench/store_herald      if that binary exists (see below),
 #   herald-i4                               with --inflight 4 (HERALD_INFLIGHTS)
+#   herald-rcpt, herald-rcpt-i4             store_herald --receipts: real receipts through
+#                                           store/events.c (counters, history index; 80
+#                                           bytes on disk each, against the others' 64)
 #
 # at each batch size of BATCHES ("1 64 1024"; the raw rows and herald also at
 # RAW_BATCHES, "1 64 1024 4096"). Every measurement gets a fresh directory
@@ -43,7 +46,7 @@
 # Settings, all from the environment:
 #   BUILD=build  STORE_DIR=./var/bench-store  REPEATS=3  RUN_SECONDS=2  CPU=1
 #   BATCHES="1 64 1024"  RAW_BATCHES="1 64 1024 4096"  RECORDS=1000000000 (cap)
-#   HERALD_INFLIGHTS="1 4"
+#   HERALD_INFLIGHTS="1 4"  HERALD_RECEIPTS=1 (0: no herald-rcpt rows)
 #   OUT_DIR=<temporary>  (results.txt and table.txt are kept there)
 set -euo pipefail
 
@@ -56,6 +59,7 @@ BATCHES=${BATCHES:-"1 64 1024"}
 RAW_BATCHES=${RAW_BATCHES:-"1 64 1024 4096"}
 RECORDS=${RECORDS:-1000000000}
 HERALD_INFLIGHTS=${HERALD_INFLIGHTS:-"1 4"}
+HERALD_RECEIPTS=${HERALD_RECEIPTS:-1}
 RECORD_BYTES=64
 
 STORE_PEERS=$BUILD/bench/store_peers
@@ -151,6 +155,12 @@ for rep in $(seq 1 "$REPEATS"); do
 						measure "herald-i$k" "$STORE_HERALD" --dir DIR --records "$RECORDS" \
 							--batch "$batch" --record-bytes "$RECORD_BYTES" --seconds "$RUN_SECONDS" \
 							--cpu "$CPU" --inflight "$k"
+					fi
+					if [ "$HERALD_RECEIPTS" = 1 ]; then
+						label=herald-rcpt
+						[ "$k" = 1 ] || label=herald-rcpt-i$k
+						measure "$label" "$STORE_HERALD" --dir DIR --records "$RECORDS" --batch "$batch" \
+							--seconds "$RUN_SECONDS" --cpu "$CPU" --inflight "$k" --receipts
 					fi
 				done
 			fi

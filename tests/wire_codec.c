@@ -233,6 +233,8 @@ static void test_names(void)
 		{ HRL_OP_ALIAS_DEL, "ALIAS_DEL" }, { HRL_OP_ALIAS_LOOKUP, "ALIAS_LOOKUP" },
 		{ HRL_OP_TAG_ADD, "TAG_ADD" },     { HRL_OP_TAG_DEL, "TAG_DEL" },
 		{ HRL_OP_ATTR_SET, "ATTR_SET" },   { HRL_OP_USER_SHOW, "USER_SHOW" },
+		{ HRL_OP_RECEIPT_PUT, "RECEIPT_PUT" }, { HRL_OP_HISTORY, "HISTORY" },
+		{ HRL_OP_CAMPAIGN_COUNTERS, "CAMPAIGN_COUNTERS" },
 	};
 	size_t known = 0;
 
