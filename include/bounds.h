@@ -35,6 +35,7 @@
 #define HRL_ATTR_VALUE_BYTES_MAX      1024u
 #define HRL_ATTRS_PER_USER_MAX        64u
 #define HRL_ATTRS_PER_REQUEST_MAX     64u
+#define HRL_UNIX_MS_MAX               ((1ull << 48) - 1) /* times kept in 48 bits: year 10889 */
 
 /* ---- partitions and cores --------------------------------------------- */
 #define HRL_PARTITIONS_DEFAULT        1024u
