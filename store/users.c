@@ -67,6 +67,16 @@ _Static_assert(HRL_TAG_BYTES_MAX <= 255 && HRL_ATTR_KEY_BYTES_MAX <= 255, "tag a
 _Static_assert(HRL_SEGMENTS_MAX <= 65536, "a segment index fits the packed loc's u16");
 _Static_assert(HRL_UNIX_MS_MAX < (1ull << PK_UNIX_MS_BITS), "bound times fit a u48");
 
+/* The largest user there can be, packed (varints at their widest). */
+#define PK_DEVICE_BYTES_MAX                                                               \
+	(PK_VARINT_BYTES_MAX + 4 + 6 + PK_VARINT_BYTES_MAX + HRL_ADDRESS_BYTES_MAX + 1 + \
+	 HRL_ALIASES_PER_DEVICE_MAX * (2 + HRL_ALIAS_TYPE_BYTES_MAX + HRL_ALIAS_BYTES_MAX))
+#define PK_USER_BYTES_MAX                                                                  \
+	(PK_HEADER_BYTES + 2 * PK_VARINT_BYTES_MAX + HRL_USER_ID_BYTES_MAX +               \
+	 HRL_DEVICES_PER_USER_MAX * PK_DEVICE_BYTES_MAX + HRL_TAGS_PER_USER_MAX * (1 + HRL_TAG_BYTES_MAX) + \
+	 HRL_ATTRS_PER_USER_MAX * (1 + HRL_ATTR_KEY_BYTES_MAX + PK_VARINT_BYTES_MAX + HRL_ATTR_VALUE_BYTES_MAX))
+_Static_assert(PK_USER_BYTES_MAX <= STO_ARENA_BLOCK_BYTES_MAX, "the largest user fits one arena block");
+
 static __thread long users_fail_countdown;
 
 void sto_users_fail_alloc_after(long n)

@@ -17,7 +17,7 @@
 #include <jemalloc/jemalloc.h>
 #endif
 #ifdef __SANITIZE_ADDRESS__
-#include <sanitizer/allocator_interface.h>
+size_t __sanitizer_get_current_allocated_bytes(void); /* libasan's; gcc 12 ships no header for it */
 #endif
 
 #define USERS         100000u
