@@ -29,9 +29,8 @@
  * beyond id and token. The hash index keeps 32 bits of the user hash next
  * to the block's ref, so a lookup reads the block only to confirm the key.
  *
- * A view is decoded from the block on every find (about as cheap as the
- * pointer chasing it replaces); a commit packs the view into a new block,
- * swaps the index entry to it and frees the old one.
+ * A view is decoded from the block on every find; a commit packs the view
+ * into a new block, swaps the index entry to it and frees the old one.
  */
 #include "store/users.h"
 
