@@ -114,10 +114,8 @@ int main(int argc, char **argv)
 	sto_app_put_encode(0, &app, p);
 
 	char id[64], token[520];
-	struct sto_device dev;
-	struct sto_user u;
-	memset(&u, 0, sizeof(u));
-	u.devices = &dev;
+	static struct sto_user u;
+	struct sto_device *dev = &u.devices[0];
 	u.device_count = 1;
 	u.next_device_id = 2;
 	memset(token, 'a', token_bytes);
@@ -125,14 +123,14 @@ int main(int argc, char **argv)
 	for (unsigned long long i = 0; i < users; i++) {
 		int n = snprintf(id, sizeof(id), "user-%llu", i);
 		snprintf(token, sizeof(token), "%0*llx", (int)token_bytes, i);
-		memset(&dev, 0, sizeof(dev));
-		dev.id = 1;
-		dev.channel = 1;
-		dev.vendor = 3;
-		dev.platform = 1;
-		dev.bound_unix_ms = 1763780000000ull;
-		dev.address.p = token;
-		dev.address.len = (uint16_t)token_bytes;
+		memset(dev, 0, sizeof(*dev));
+		dev->id = 1;
+		dev->channel = 1;
+		dev->vendor = 3;
+		dev->platform = 1;
+		dev->bound_unix_ms = 1763780000000ull;
+		dev->address.p = token;
+		dev->address.len = (uint16_t)token_bytes;
 		u.id.p = id;
 		u.id.len = (uint16_t)n;
 		uint64_t h = sto_user_hash(&key, 0, id, (size_t)n);

@@ -35,6 +35,7 @@
 #define HRL_ATTR_VALUE_BYTES_MAX      1024u
 #define HRL_ATTRS_PER_USER_MAX        64u
 #define HRL_ATTRS_PER_REQUEST_MAX     64u
+#define HRL_UNIX_MS_MAX               ((1ull << 48) - 1) /* times kept in 48 bits: year 10889 */
 
 #define HRL_REASON_BYTES_MAX          64u             /* receipt reason text */
 #define HRL_HISTORY_LIMIT_MAX         1000u           /* receipts per HISTORY answer */

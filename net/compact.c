@@ -59,8 +59,8 @@ void net_compact_slice(struct net_core *nc)
 {
 	struct net_compact *k = &nc->compact;
 	unsigned budget = COMPACT_USERS_PER_SLICE;
-	uint64_t lsn;
-	void *p;
+	uint64_t lsn, loc;
+	uint32_t ref;
 
 	if (k->state == NET_COMPACT_SYNCING && nc->log.durable_lsn >= k->last_lsn) {
 		k->state = NET_COMPACT_DONE;
@@ -73,12 +73,11 @@ void net_compact_slice(struct net_core *nc)
 	if (k->state != NET_COMPACT_REWRITING)
 		return;
 	nc->io.wake_mask |= 1ull << nc->id; /* more to do: do not sleep until the round is through */
-	while (budget && base_htab_next(&nc->users.tab, &k->pos, &p)) {
-		struct sto_user *u = p;
+	while (budget && sto_users_next(&nc->users, &k->pos, &ref, &loc)) {
 		budget--;
-		if (!obsolete(nc, u->loc))
+		if (!obsolete(nc, loc))
 			continue;
-		if (!net_store_user_again(nc, u, &lsn)) {
+		if (!net_store_user_again(nc, sto_users_view(&nc->users, ref), &lsn)) {
 			k->pos--; /* no room in the log now: this user again next time */
 			return;
 		}

@@ -89,21 +89,29 @@ static struct sto_user *find_user(struct net_ctx *x, const struct net_str *id, b
 }
 
 /*
- * The user a change applies to, with room in the log for its new record.
- * create: make the user if it does not exist. NULL: an error was answered.
+ * The user a change applies to (a view: store/users.h), with room in the
+ * log for its new record. create: a new user's view if it does not exist
+ * (in the table only once committed). NULL: an error was answered.
  */
 static struct sto_user *user_for_change(struct net_ctx *x, const struct net_str *id, bool create)
 {
 	struct sto_user *u = find_user(x, id, create);
 	if (!u) {
-		net_ctx_error(x, create ? HRL_E_INTERNAL : HRL_E_NOT_FOUND, create ? "out of memory" : "no such user");
+		net_ctx_error(x, HRL_E_NOT_FOUND, "no such user");
 		return NULL;
 	}
-	if (!net_store_room(x, u)) {
-		sto_user_drop_if_empty(&x->nc->users, u);
+	if (!net_store_room(x, u))
 		return NULL;
-	}
 	return u;
+}
+
+/* Commit the changed view and log it; false: out of memory answered, nothing changed. */
+static bool store_user(struct net_ctx *x, struct sto_user *u)
+{
+	if (net_store_user(x, u) == 0)
+		return true;
+	net_ctx_error(x, HRL_E_INTERNAL, "out of memory");
+	return false;
 }
 
 /* ---- session ------------------------------------------------------------------------ */
@@ -508,12 +516,12 @@ static void op_bind(struct net_ctx *x)
 	int rc = sto_user_bind(u, r.bind.channel, r.bind.vendor, r.bind.platform, r.bind.address.p,
 			       r.bind.address.len, unix_ms(), &device_id, &created);
 	if (rc) {
-		sto_user_drop_if_empty(&x->nc->users, u);
 		net_ctx_error(x, (uint16_t)map_errno(rc),
 			      rc == -ENOSPC ? "the user has 32 devices already" : "out of memory");
 		return;
 	}
-	net_store_user(x, u);
+	if (!store_user(x, u))
+		return;
 	net_ctx_begin(x, &w);
 	net_wr_u32(&w, device_id);
 	net_wr_u8(&w, created);
@@ -554,7 +562,8 @@ static void op_device_change(struct net_ctx *x)
 			return;
 		}
 		ALWAYS(sto_user_unbind(u, d->device_id) == 0);
-		net_store_user(x, u);
+		if (!store_user(x, u))
+			return;
 		net_ctx_begin(x, &w);
 		net_ctx_end(x, &w);
 	} else if (x->opcode == HRL_OP_ALIAS_SET) {
@@ -569,7 +578,8 @@ static void op_device_change(struct net_ctx *x)
 				      rc == -ENOSPC ? "the device has 8 alias types already" : "out of memory");
 			return;
 		}
-		net_store_user(x, u);
+		if (!store_user(x, u))
+			return;
 		bool same = old_len == d->alias.len && memcmp(old, d->alias.p, old_len) == 0;
 		if (same) {
 			base_buf_consume(&x->call->scratch, base_buf_readable(&x->call->scratch));
@@ -591,7 +601,8 @@ static void op_device_change(struct net_ctx *x)
 			net_ctx_error(x, HRL_E_NOT_FOUND, "the device has no alias of this type");
 			return;
 		}
-		net_store_user(x, u);
+		if (!store_user(x, u))
+			return;
 		if (index_op_push(x, false, d->alias_type.p, d->alias_type.len, old, old_len, &d->user,
 				  d->device_id))
 			base_log(BASE_LOG_ERROR, "msg=\"alias index: out of memory, stale reference kept\"");
@@ -639,18 +650,17 @@ static void op_tags(struct net_ctx *x)
 	if (!u)
 		return;
 	for (unsigned i = 0; i < r.tags.count; i++) {
-		tags[i].p = (char *)r.tags.tags[i].p;
+		tags[i].p = r.tags.tags[i].p;
 		tags[i].len = r.tags.tags[i].len;
 	}
 	int n = add ? sto_user_tags_add(u, tags, r.tags.count) : sto_user_tags_del(u, tags, r.tags.count);
 	if (n < 0) {
-		sto_user_drop_if_empty(&x->nc->users, u);
 		net_ctx_error(x, (uint16_t)map_errno(n),
 			      n == -ENOSPC ? "a user has 256 tags at most" : "out of memory");
 		return;
 	}
-	if (n > 0 || !u->loc)
-		net_store_user(x, u); /* nothing changed: nothing to write */
+	if (n > 0 && !store_user(x, u)) /* nothing changed: nothing to write */
+		return;
 	net_ctx_begin(x, &w);
 	net_wr_u16(&w, (uint16_t)n);
 	net_ctx_end(x, &w);
@@ -668,22 +678,20 @@ static void op_attr_set(struct net_ctx *x)
 	if (!u)
 		return;
 	for (unsigned i = 0; i < r.attrs.count; i++) {
-		keys[i].p = (char *)r.attrs.keys[i].p;
+		keys[i].p = r.attrs.keys[i].p;
 		keys[i].len = r.attrs.keys[i].len;
-		values[i].p = (char *)r.attrs.values[i].p;
+		values[i].p = r.attrs.values[i].p;
 		values[i].len = r.attrs.values[i].len;
 	}
 	int rc = sto_user_attrs_set(u, keys, values, r.attrs.count);
 	uint16_t count = u->attr_count;
-	if (rc)
-		sto_user_drop_if_empty(&x->nc->users, u);
-	else
-		net_store_user(x, u);
 	if (rc) {
 		net_ctx_error(x, (uint16_t)map_errno(rc),
 			      rc == -ENOSPC ? "a user has 64 attributes at most" : "out of memory");
 		return;
 	}
+	if (!store_user(x, u))
+		return;
 	net_ctx_begin(x, &w);
 	net_wr_u16(&w, count);
 	net_ctx_end(x, &w);

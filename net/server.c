@@ -1002,21 +1002,24 @@ static int listen_socket(const struct net_config *cfg, uint16_t port, int *fd_ou
 /* ---- store: durable changes, undo, recovery ------------------------------------------ */
 
 static __thread uint8_t undo_buf[HRL_RECORD_BYTES_MAX];
+/* Replay (undo, start-up recovery) decodes records here, not into the table's view. */
+static __thread struct sto_user replay_view;
 
 /* Put the user (app, id) back to the record at prev_loc, or remove it. */
 static void undo_user(struct net_core *nc, uint16_t app_idx, const char *id, uint16_t id_len, uint64_t prev_loc)
 {
 	struct net_server *s = nc->srv;
 	uint64_t h = sto_user_hash(&s->cfg.hash_key, app_idx, id, id_len);
-	struct sto_user *cur = sto_user_find(&nc->users, h, app_idx, id, id_len);
 	struct sto_rec_hdr rh;
 	struct sto_user *u = NULL;
 	if (prev_loc) {
 		int rc = sto_log_read(prev_loc, &rh, undo_buf, sizeof(undo_buf));
-		if (rc == 0 && rh.type == STO_REC_USER_PUT)
-			rc = sto_user_put_decode(undo_buf + STO_REC_HEADER_BYTES, rh.len, &u);
-		else if (rc == 0 && rh.type != STO_REC_USER_DEL)
+		if (rc == 0 && rh.type == STO_REC_USER_PUT) {
+			u = &replay_view;
+			rc = sto_user_put_decode(undo_buf + STO_REC_HEADER_BYTES, rh.len, u);
+		} else if (rc == 0 && rh.type != STO_REC_USER_DEL) {
 			rc = -EBADMSG;
+		}
 		if (rc) {
 			/* the previous state cannot be read back: keep memory, say so loudly */
 			base_log(BASE_LOG_ERROR, "msg=\"store: undo could not read the previous record\" err=%d", rc);
@@ -1026,12 +1029,10 @@ static void undo_user(struct net_core *nc, uint16_t app_idx, const char *id, uin
 	if (u) {
 		u->hash = h;
 		u->loc = prev_loc;
-		if (sto_user_replace(&nc->users, u)) {
-			sto_user_free(u);
+		if (sto_user_put(&nc->users, u))
 			base_log(BASE_LOG_ERROR, "msg=\"store: undo out of memory\"");
-		}
-	} else if (cur) {
-		sto_user_remove(&nc->users, cur);
+	} else {
+		sto_user_delete(&nc->users, h, app_idx, id, id_len);
 	}
 }
 
@@ -1080,7 +1081,7 @@ bool net_store_room(struct net_ctx *x, const struct sto_user *u)
 	return false;
 }
 
-void net_store_user(struct net_ctx *x, struct sto_user *u)
+int net_store_user(struct net_ctx *x, struct sto_user *u)
 {
 	struct net_core *nc = x->nc;
 	uint64_t lsn, loc;
@@ -1092,16 +1093,21 @@ void net_store_user(struct net_ctx *x, struct sto_user *u)
 			sto_user_del_encode(u, p);
 			x->wait_lsn = lsn + 1;
 		}
-		sto_user_remove(&nc->users, u);
-		return;
+		ALWAYS(sto_user_commit(&nc->users, u) == 0); /* removing allocates nothing */
+		return 0;
 	}
+	/* memory first: it may fail, the log append (room checked) may not */
+	int rc = sto_user_commit(&nc->users, u);
+	if (rc)
+		return rc;
 	size_t n = sto_user_put_bytes(u);
 	ALWAYS(n + STO_REC_HEADER_BYTES <= HRL_RECORD_BYTES_MAX);
 	uint8_t *p = sto_log_append(&nc->log, STO_REC_USER_PUT, u->partition, ++nc->part_seq[u->partition],
 				    (uint32_t)n, u->loc, &lsn, &loc);
 	sto_user_put_encode(u, p);
-	u->loc = loc;
+	sto_user_set_loc(&nc->users, u, loc);
 	x->wait_lsn = lsn + 1;
+	return 0;
 }
 
 bool net_store_user_again(struct net_core *nc, struct sto_user *u, uint64_t *lsn)
@@ -1113,7 +1119,7 @@ bool net_store_user_again(struct net_core *nc, struct sto_user *u, uint64_t *lsn
 	uint8_t *p = sto_log_append(&nc->log, STO_REC_USER_PUT, u->partition, ++nc->part_seq[u->partition],
 				    (uint32_t)n, u->loc, lsn, &loc);
 	sto_user_put_encode(u, p);
-	u->loc = loc;
+	sto_user_set_loc(&nc->users, u, loc);
 	*lsn += 1;
 	return true;
 }
@@ -1199,26 +1205,23 @@ static void recover_apply(void *arg, unsigned worker, const struct sto_rec_hdr *
 		return;
 	}
 	struct net_core *nc = s->cores[net_partition_core(s, part)];
+	sto_users_prefetch(&nc->users, hash); /* the index slot loads while the payload is decoded */
 	if (h->seq > nc->part_seq[part])
 		nc->part_seq[part] = h->seq;
 	if (h->type == STO_REC_USER_DEL) {
-		struct sto_user *old = sto_user_find(&nc->users, hash, app_idx, id, id_len);
-		if (old)
-			sto_user_remove(&nc->users, old);
+		sto_user_delete(&nc->users, hash, app_idx, id, id_len);
 		return;
 	}
-	struct sto_user *u;
-	if (sto_user_put_decode(payload, h->len, &u)) {
+	struct sto_user *u = &replay_view;
+	if (sto_user_put_decode(payload, h->len, u)) {
 		__atomic_add_fetch(&rc->bad, 1, __ATOMIC_RELAXED);
 		return;
 	}
 	u->hash = hash;
 	u->partition = (uint16_t)part;
 	u->loc = loc;
-	if (sto_user_replace(&nc->users, u)) {
-		sto_user_free(u);
+	if (sto_user_put(&nc->users, u))
 		__atomic_add_fetch(&rc->bad, 1, __ATOMIC_RELAXED);
-	}
 }
 
 /* Receipts recover on their own thread while the state log replays. */
@@ -1252,9 +1255,8 @@ int net_server_recover(struct net_server *s)
 	}
 	/* the alias index is derived: rebuild it on the cores that own the aliases */
 	for (unsigned i = 0; i < s->ncores; i++) {
-		void *p;
-		for (size_t k = 0; base_htab_next(&s->cores[i]->users.tab, &k, &p);) {
-			struct sto_user *u = p;
+		struct sto_user *u;
+		for (uint32_t ref = 0; (u = sto_users_next_aliased(&s->cores[i]->users, &ref));) {
 			for (unsigned d = 0; d < u->device_count; d++)
 				for (unsigned a = 0; a < u->devices[d].alias_count; a++) {
 					const struct sto_alias *al = &u->devices[d].aliases[a];
@@ -1267,6 +1269,14 @@ int net_server_recover(struct net_server *s)
 				}
 		}
 	}
+#ifdef HRL_JEMALLOC
+	{
+		/* replay freed the index arrays the tables grew out of: give their pages back */
+		char cmd[64];
+		snprintf(cmd, sizeof(cmd), "arena.%u.purge", (unsigned)MALLCTL_ARENAS_ALL);
+		mallctl(cmd, NULL, NULL, NULL, 0);
+	}
+#endif
 	s->cfg.log.epoch = s->recovered.max_epoch + 1;
 	s->cfg.log.cores = (uint16_t)s->ncores;
 	s->cfg.events.cores = (uint16_t)s->ncores;

@@ -272,12 +272,14 @@ void net_conn_close_after_flush(struct net_conn *c);
 
 /*
  * Store helpers for handlers (net/ops.c). Check room before changing a
- * user (u may be NULL for a new one); record the user's new state after
- * (a user left empty is deleted, and freed: do not touch u afterwards).
- * Room: 0, or an error already answered and false returned.
+ * user (u may be NULL for a new one). net_store_user commits the changed
+ * view (store/users.h) to the core's table and appends its record (a user
+ * left empty is deleted); 0, or -ENOMEM with the table and the log
+ * unchanged: the handler answers the error. Room: true, or an error
+ * already answered (or the call set to retry) and false returned.
  */
 bool net_store_room(struct net_ctx *x, const struct sto_user *u);
-void net_store_user(struct net_ctx *x, struct sto_user *u);
+int net_store_user(struct net_ctx *x, struct sto_user *u);
 bool net_store_app_room(struct net_ctx *x);
 void net_store_app(struct net_ctx *x, uint16_t idx);
 

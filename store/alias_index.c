@@ -27,7 +27,7 @@ struct alias_key {
 	size_t tlen, alen;
 };
 
-static bool same(const struct sto_bytes *b, const char *p, size_t len)
+static bool same(const struct sto_alias_bytes *b, const char *p, size_t len)
 {
 	return b->len == len && memcmp(b->p, p, len) == 0;
 }

@@ -19,16 +19,22 @@
 #include "base/htab.h"
 #include "store/users.h"
 
+/* Bytes the index owns (its own copies, freed with the entry). */
+struct sto_alias_bytes {
+	char *p;
+	uint16_t len;
+};
+
 struct sto_alias_ref {
-	struct sto_bytes user;
+	struct sto_alias_bytes user;
 	uint32_t device_id;
 };
 
 struct sto_alias_entry {
 	uint64_t hash;
 	uint16_t app_idx;
-	struct sto_bytes type;
-	struct sto_bytes alias;
+	struct sto_alias_bytes type;
+	struct sto_alias_bytes alias;
 	uint32_t ref_count;
 	uint32_t ref_cap;
 	struct sto_alias_ref *refs;

@@ -3,12 +3,12 @@
  * record.c - encode and decode record payloads; see record.h for the layout.
  * Decoding checks every length against the payload and every count against
  * the limits in bounds.h: a payload that passed its CRC but breaks a rule
- * is refused (-EBADMSG), never half-applied.
+ * is refused (-EBADMSG), never half-applied. A decoded user is a view
+ * (users.h) whose strings point into the payload: nothing is allocated.
  */
 #include "store/record.h"
 
 #include <errno.h>
-#include <stdlib.h>
 #include <string.h>
 
 #include "net/wire.h"
@@ -112,111 +112,72 @@ int sto_user_key_decode(const uint8_t *p, size_t n, uint16_t *app_idx, const cha
 	return r.bad || *id_len == 0 || *id_len > HRL_USER_ID_BYTES_MAX ? -EBADMSG : 0;
 }
 
-static int dupstr(struct net_rd *r, struct sto_bytes *b, size_t max)
+/* A str of at most max bytes, pointing into the payload. */
+static int getstr(struct net_rd *r, struct sto_bytes *b, size_t max)
 {
 	const char *s;
 	size_t n = net_rd_str(r, &s);
 	if (r->bad || n > max)
 		return -EBADMSG;
-	b->p = malloc(n ? n : 1);
-	if (!b->p)
-		return -ENOMEM;
-	if (n)
-		memcpy(b->p, s, n);
+	b->p = s;
 	b->len = (uint16_t)n;
 	return 0;
 }
 
-int sto_user_put_decode(const uint8_t *p, size_t n, struct sto_user **out)
+int sto_user_put_decode(const uint8_t *p, size_t n, struct sto_user *u)
 {
 	struct net_rd r;
-	int rc;
-	struct sto_user *u = calloc(1, sizeof(*u));
-	if (!u)
-		return -ENOMEM;
 	net_rd_init(&r, p, n);
+	u->hash = 0;
+	u->loc = 0;
+	u->ref = 0;
+	u->device_count = u->tag_count = u->attr_count = 0;
 	u->app_idx = net_rd_u16(&r);
-	if ((rc = dupstr(&r, &u->id, HRL_USER_ID_BYTES_MAX)))
-		goto out_free;
+	if (getstr(&r, &u->id, HRL_USER_ID_BYTES_MAX))
+		return -EBADMSG;
 	u->partition = net_rd_u16(&r);
 	u->next_device_id = net_rd_u32(&r);
 	uint16_t nd = net_rd_u16(&r);
-	rc = -EBADMSG;
 	if (r.bad || nd > HRL_DEVICES_PER_USER_MAX || u->id.len == 0)
-		goto out_free;
-	if (nd && !(u->devices = calloc(nd, sizeof(*u->devices)))) {
-		rc = -ENOMEM;
-		goto out_free;
-	}
+		return -EBADMSG;
 	for (unsigned i = 0; i < nd; i++) {
 		struct sto_device *d = &u->devices[i];
-		u->device_count++;
 		d->id = net_rd_u32(&r);
 		d->channel = net_rd_u8(&r);
 		d->vendor = net_rd_u8(&r);
 		d->platform = net_rd_u8(&r);
 		d->state = net_rd_u8(&r);
 		d->bound_unix_ms = net_rd_u64(&r);
-		if ((rc = dupstr(&r, &d->address, HRL_ADDRESS_BYTES_MAX)))
-			goto out_free;
-		uint8_t na = net_rd_u8(&r);
-		if (r.bad || na > HRL_ALIASES_PER_DEVICE_MAX || d->id == 0 || d->id >= u->next_device_id) {
-			rc = -EBADMSG;
-			goto out_free;
-		}
-		if (na && !(d->aliases = calloc(na, sizeof(*d->aliases)))) {
-			rc = -ENOMEM;
-			goto out_free;
-		}
-		for (unsigned a = 0; a < na; a++) {
-			if ((rc = dupstr(&r, &d->aliases[a].type, HRL_ALIAS_TYPE_BYTES_MAX)))
-				goto out_free;
-			if ((rc = dupstr(&r, &d->aliases[a].alias, HRL_ALIAS_BYTES_MAX))) {
-				free(d->aliases[a].type.p);
-				goto out_free;
-			}
-			d->alias_count++;
-		}
+		if (getstr(&r, &d->address, HRL_ADDRESS_BYTES_MAX))
+			return -EBADMSG;
+		d->alias_count = net_rd_u8(&r);
+		if (r.bad || d->alias_count > HRL_ALIASES_PER_DEVICE_MAX || d->id == 0 ||
+		    d->id >= u->next_device_id || d->bound_unix_ms > HRL_UNIX_MS_MAX)
+			return -EBADMSG;
+		for (unsigned a = 0; a < d->alias_count; a++)
+			if (getstr(&r, &d->aliases[a].type, HRL_ALIAS_TYPE_BYTES_MAX) ||
+			    getstr(&r, &d->aliases[a].alias, HRL_ALIAS_BYTES_MAX))
+				return -EBADMSG;
 	}
+	u->device_count = nd;
 	uint16_t nt = net_rd_u16(&r);
-	rc = -EBADMSG;
 	if (r.bad || nt > HRL_TAGS_PER_USER_MAX)
-		goto out_free;
-	if (nt && !(u->tags = calloc(nt, sizeof(*u->tags)))) {
-		rc = -ENOMEM;
-		goto out_free;
-	}
-	for (unsigned i = 0; i < nt; i++) {
-		if ((rc = dupstr(&r, &u->tags[i], HRL_TAG_BYTES_MAX)))
-			goto out_free;
-		u->tag_count++;
-	}
+		return -EBADMSG;
+	for (unsigned i = 0; i < nt; i++)
+		if (getstr(&r, &u->tags[i], HRL_TAG_BYTES_MAX))
+			return -EBADMSG;
+	u->tag_count = nt;
 	uint16_t nattr = net_rd_u16(&r);
-	rc = -EBADMSG;
 	if (r.bad || nattr > HRL_ATTRS_PER_USER_MAX)
-		goto out_free;
-	if (nattr && !(u->attrs = calloc(nattr, sizeof(*u->attrs)))) {
-		rc = -ENOMEM;
-		goto out_free;
-	}
-	for (unsigned i = 0; i < nattr; i++) {
-		if ((rc = dupstr(&r, &u->attrs[i].key, HRL_ATTR_KEY_BYTES_MAX)))
-			goto out_free;
-		if ((rc = dupstr(&r, &u->attrs[i].value, HRL_ATTR_VALUE_BYTES_MAX))) {
-			free(u->attrs[i].key.p);
-			goto out_free;
-		}
-		u->attr_count++;
-	}
-	rc = -EBADMSG;
+		return -EBADMSG;
+	for (unsigned i = 0; i < nattr; i++)
+		if (getstr(&r, &u->attrs[i].key, HRL_ATTR_KEY_BYTES_MAX) ||
+		    getstr(&r, &u->attrs[i].value, HRL_ATTR_VALUE_BYTES_MAX))
+			return -EBADMSG;
+	u->attr_count = nattr;
 	if (!net_rd_done(&r) || !sto_user_check(u))
-		goto out_free;
-	*out = u;
+		return -EBADMSG;
 	return 0;
-
-out_free:
-	sto_user_free(u);
-	return rc;
 }
 
 size_t sto_app_put_bytes(const struct sto_app *a)

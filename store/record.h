@@ -7,7 +7,8 @@
  * STO_REC_USER_PUT, the whole user:
  *   u16 app_idx, str user_id, u16 partition, u32 next_device_id,
  *   u16 device_count, device_count x {
- *     u32 id, u8 channel, u8 vendor, u8 platform, u8 state, u64 bound_unix_ms,
+ *     u32 id, u8 channel, u8 vendor, u8 platform, u8 state,
+ *     u64 bound_unix_ms (at most HRL_UNIX_MS_MAX),
  *     str address, u8 alias_count, alias_count x { str type, str alias } },
  *   u16 tag_count, tag_count x str,
  *   u16 attr_count, attr_count x { str key, str value }
@@ -32,8 +33,11 @@ void sto_user_del_encode(const struct sto_user *u, uint8_t *p);
 
 /* The key of a USER_PUT or USER_DEL payload. 0 or -EBADMSG. */
 int sto_user_key_decode(const uint8_t *p, size_t n, uint16_t *app_idx, const char **id, uint16_t *id_len);
-/* A fresh user from a USER_PUT payload (hash left 0). 0, -EBADMSG or -ENOMEM. */
-int sto_user_put_decode(const uint8_t *p, size_t n, struct sto_user **out);
+/*
+ * Decode a USER_PUT payload into a view whose strings point into the payload
+ * (valid while it is); hash, loc and ref are left 0. 0 or -EBADMSG.
+ */
+int sto_user_put_decode(const uint8_t *p, size_t n, struct sto_user *u);
 
 size_t sto_app_put_bytes(const struct sto_app *a);
 void sto_app_put_encode(uint16_t idx, const struct sto_app *a, uint8_t *p);
