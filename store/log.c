@@ -1322,7 +1322,7 @@ size_t sto_segment_scan(const char *path, const uint8_t *m, size_t size, uint32_
 			if (h.type != STO_REC_PAD)
 				apply(arg, worker, &h, m + off + STO_REC_HEADER_BYTES, STO_LOC(idx, off));
 			if (report) {
-				st->records++;
+				st->records += h.type != STO_REC_PAD;
 				st->bytes += ALIGN_UP(STO_REC_HEADER_BYTES + h.len, 8);
 			}
 			off += ALIGN_UP(STO_REC_HEADER_BYTES + h.len, 8);
