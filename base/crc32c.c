@@ -69,8 +69,20 @@ uint32_t base_crc32c_hw(uint32_t crc, const void *buf, size_t len)
 		len -= 8;
 	}
 	uint32_t c32 = (uint32_t)c;
-	while (len--)
-		c32 = __builtin_ia32_crc32qi(c32, *p++);
+	if (len & 4) {
+		uint32_t w;
+		memcpy(&w, p, 4);
+		c32 = __builtin_ia32_crc32si(c32, w);
+		p += 4;
+	}
+	if (len & 2) {
+		uint16_t w;
+		memcpy(&w, p, 2);
+		c32 = __builtin_ia32_crc32hi(c32, w);
+		p += 2;
+	}
+	if (len & 1)
+		c32 = __builtin_ia32_crc32qi(c32, *p);
 	return ~c32;
 }
 

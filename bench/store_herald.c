@@ -5,12 +5,15 @@
  * it in the same table.
  *
  *   store_herald --dir DIR --records N --batch B [--record-bytes 64]
- *                [--inflight K] [--seconds S] [--cpu C] [--receipts]
+ *                [--inflight K] [--seconds S] [--cpu C] [--receipts] [--segment-mb MB]
  *
  * --receipts: append real receipts through store/events.c, as RECEIPT_PUT
  * does (counter update, history index, the receipt record: 39 bytes + a
  * 7-byte user id + the 32-byte header = 80 bytes on disk) instead of bare
  * records of --record-bytes; reported as engine=herald-rcpt.
+ *
+ * --segment-mb: segment size (default 64). A segment larger than the run
+ * writes means no new segment is zero-filled during the measurement.
  *
  * A "commit" is B records appended together (what one request, or one
  * RocksDB write batch with sync=true, would carry); at most K commits are
@@ -113,7 +116,7 @@ int main(int argc, char **argv)
 {
 	const char *dir = NULL;
 	unsigned long long records = 1000000;
-	unsigned batch = 64, record_bytes = 64, inflight = 1;
+	unsigned batch = 64, record_bytes = 64, inflight = 1, segment_mb = 0;
 	double seconds = 0;
 	int cpu = -1, o;
 	static const struct option opts[] = {
@@ -125,6 +128,7 @@ int main(int argc, char **argv)
 		{ "seconds", required_argument, NULL, 's' },
 		{ "cpu", required_argument, NULL, 'c' },
 		{ "receipts", no_argument, NULL, 'R' },
+		{ "segment-mb", required_argument, NULL, 'S' },
 		{ 0, 0, 0, 0 },
 	};
 	while ((o = getopt_long(argc, argv, "", opts, NULL)) != -1) {
@@ -136,10 +140,11 @@ int main(int argc, char **argv)
 		case 'i': inflight = (unsigned)atoi(optarg); break;
 		case 's': seconds = atof(optarg); break;
 		case 'R': use_events = true; break;
+		case 'S': segment_mb = (unsigned)atoi(optarg); break;
 		case 'c': cpu = atoi(optarg); break;
 		default:
 			fprintf(stderr, "usage: store_herald --dir DIR --records N --batch B [--record-bytes 64] "
-					"[--inflight K] [--seconds S] [--cpu C]\n");
+					"[--inflight K] [--seconds S] [--cpu C] [--receipts] [--segment-mb MB]\n");
 			return 2;
 		}
 	}
@@ -165,7 +170,7 @@ int main(int argc, char **argv)
 	cfg.dir = dir;
 	cfg.epoch = 1;
 	cfg.fsync_mode = STO_FSYNC_ALWAYS;
-	cfg.segment_bytes = HRL_SEGMENT_BYTES_DEFAULT;
+	cfg.segment_bytes = segment_mb ? (uint64_t)segment_mb << 20 : HRL_SEGMENT_BYTES_DEFAULT;
 	static struct sto_log log;
 	int rc = sto_log_open(&log, &cfg, &core, 0);
 	if (rc) {
@@ -259,10 +264,10 @@ int main(int argc, char **argv)
 		record_bytes = 80;
 	printf("name=store_append engine=%s batch=%u records=%llu records_per_sec=%.0f commits_per_sec=%.0f "
 	       "p50_commit_us=%.1f p99_commit_us=%.1f bytes_written=%llu record_bytes=%u inflight=%u seconds=%.3f "
-	       "flushes=%llu records_per_flush=%.1f\n",
+	       "flushes=%llu records_per_flush=%.1f segment_stalls=%llu\n",
 	       use_events ? "herald-rcpt" : "herald", batch, appended, (double)appended / secs, (double)commits / secs, pct(50), pct(99),
 	       (unsigned long long)(io1 - io0), record_bytes, inflight, secs, (unsigned long long)log.flushes,
-	       log.flushes ? (double)appended / (double)log.flushes : 0.0);
+	       log.flushes ? (double)appended / (double)log.flushes : 0.0, (unsigned long long)log.segment_stalls);
 	sto_log_close(&log);
 	iou_core_teardown(&core);
 	return 0;

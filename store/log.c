@@ -1058,6 +1058,7 @@ void sto_log_flush(struct sto_log *l, uint64_t now_ms)
 	struct sto_flight *f = &l->flights[(l->fl_head + l->fl_count) % STO_FLIGHTS_MAX];
 	f->start = from;
 	f->end = l->buf_len;
+	f->undo_end = l->undo_count; /* every record appended so far: the head only moves as flights land */
 	f->write_total = 0;
 	f->write_res = 0;
 	f->err = 0;
@@ -1125,12 +1126,14 @@ static void flights_advance(struct sto_log *l)
 			continue; /* what comes after a failed flight is discarded with it */
 		l->flushed_len = f->end;
 		l->durable_lsn = l->lsn_base + l->flushed_len;
-		while (l->undo_count && l->undo[l->undo_head].lsn < l->durable_lsn) {
-			l->undo_head = (l->undo_head + 1) % n;
-			l->undo_count--;
-			if (l->undo_sealed)
-				l->undo_sealed--;
-		}
+		/* the flight's records are the oldest undo entries: drop them at once */
+		uint32_t done = f->undo_end;
+		NEVER(done > l->undo_count);
+		l->undo_head = (l->undo_head + done) % n;
+		l->undo_count -= done;
+		l->undo_sealed = l->undo_sealed > done ? l->undo_sealed - done : 0;
+		for (uint32_t k = 0; k < l->fl_count; k++) /* later flights counted from the old head */
+			l->flights[(l->fl_head + k) % STO_FLIGHTS_MAX].undo_end -= done;
 		progressed = true;
 	}
 	if (!l->fl_count)

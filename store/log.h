@@ -155,6 +155,7 @@ struct sto_flight {
 	uint32_t start;           /* buf offset of the first byte it makes durable */
 	uint32_t end;             /* buf offset after its last record */
 	uint32_t write_total;     /* bytes written so far, from start's block */
+	uint32_t undo_end;        /* undo entries (from the ring's head when sent) it covers */
 	int write_res;
 	int err;
 	bool done;
