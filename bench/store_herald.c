@@ -6,6 +6,7 @@
  *
  *   store_herald --dir DIR --records N --batch B [--record-bytes 64]
  *                [--inflight K] [--seconds S] [--cpu C] [--receipts] [--segment-mb MB]
+ *                [--keep-segments K]
  *
  * --receipts: append real receipts through store/events.c, as RECEIPT_PUT
  * does (counter update, history index, the receipt record: 39 bytes + a
@@ -14,6 +15,9 @@
  *
  * --segment-mb: segment size (default 64). A segment larger than the run
  * writes means no new segment is zero-filled during the measurement.
+ * --keep-segments K: delete all but the newest K sealed segments as it goes,
+ * as retention or compaction would in a store that has reached its steady
+ * size: deleted segments are recycled as the next spares.
  *
  * A "commit" is B records appended together (what one request, or one
  * RocksDB write batch with sync=true, would carry); at most K commits are
@@ -116,7 +120,9 @@ int main(int argc, char **argv)
 {
 	const char *dir = NULL;
 	unsigned long long records = 1000000;
-	unsigned batch = 64, record_bytes = 64, inflight = 1, segment_mb = 0;
+	unsigned batch = 64, record_bytes = 64, inflight = 1, segment_mb = 0, keep_segments = 0;
+	static uint32_t sealed[64];
+	unsigned sealed_n = 0;
 	double seconds = 0;
 	int cpu = -1, o;
 	static const struct option opts[] = {
@@ -129,6 +135,7 @@ int main(int argc, char **argv)
 		{ "cpu", required_argument, NULL, 'c' },
 		{ "receipts", no_argument, NULL, 'R' },
 		{ "segment-mb", required_argument, NULL, 'S' },
+		{ "keep-segments", required_argument, NULL, 'K' },
 		{ 0, 0, 0, 0 },
 	};
 	while ((o = getopt_long(argc, argv, "", opts, NULL)) != -1) {
@@ -141,6 +148,7 @@ int main(int argc, char **argv)
 		case 's': seconds = atof(optarg); break;
 		case 'R': use_events = true; break;
 		case 'S': segment_mb = (unsigned)atoi(optarg); break;
+		case 'K': keep_segments = (unsigned)atoi(optarg); break;
 		case 'c': cpu = atoi(optarg); break;
 		default:
 			fprintf(stderr, "usage: store_herald --dir DIR --records N --batch B [--record-bytes 64] "
@@ -252,6 +260,11 @@ int main(int argc, char **argv)
 		io_uring_cq_advance(&core.ring, n);
 		if (use_events)
 			sto_events_tick(&ev);
+		if (keep_segments && (!sealed_n || sealed[(sealed_n - 1) % 64] != log.seg_idx)) {
+			sealed[sealed_n++ % 64] = log.seg_idx; /* the current one, sealed later */
+			if (sealed_n > keep_segments + 1 && sealed_n - keep_segments - 1 > 0)
+				sto_segments_drop(sealed[(sealed_n - keep_segments - 2) % 64]);
+		}
 		if (log.io_errors) {
 			fprintf(stderr, "store_herald: I/O error %d\n", log.last_error);
 			return 1;

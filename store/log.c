@@ -42,7 +42,20 @@ static const struct sto_log_hooks *hooks_of(const struct sto_log *l)
 {
 	return l->cfg->hooks ? l->cfg->hooks : &sto_log_hooks;
 }
+
+/*
+ * Records' CRC32C starts from a value derived from their segment's identity,
+ * so a record left in a recycled file by its earlier use never checks out.
+ */
+static uint32_t seg_salt(uint32_t epoch, uint32_t core, uint32_t n)
+{
+	uint32_t id[3] = { epoch, core, n };
+	return base_crc32c(0x48524c44u, id, sizeof(id));
+}
+
+static int recycle_file(const char *path);
 struct seg_entry;
+static int lz4_pread(const struct seg_entry *s, uint8_t *out, size_t n, uint64_t off);
 static int lz4_load_index(int fd, struct seg_entry *s);
 
 
@@ -53,6 +66,7 @@ struct seg_entry {
 	int fd;
 	uint32_t epoch, core, n; /* from the file name; immutable once registered */
 	uint8_t stream;          /* enum sto_stream, from the directory's name */
+	uint32_t salt;           /* of its records' CRCs */
 	bool deleted;
 	bool lz4;                /* fd is the .seg.lz4 form: read through its block index */
 	uint32_t nblocks;
@@ -85,12 +99,17 @@ int sto_segments_register(const char *path, uint32_t *idx)
 		s->epoch = s->core = s->n = 0;
 	s->stream = base && base - path >= 7 && memcmp(base - 7, "/events", 7) == 0 ? STO_STREAM_EVENTS
 										     : STO_STREAM_STATE;
+	s->salt = seg_salt(s->epoch, s->core, s->n);
 	size_t plen = strlen(path);
 	if (plen > 4 && strcmp(path + plen - 4, ".lz4") == 0) {
 		s->lz4 = lz4_load_index(fd, s) == 0;
 		if (!s->lz4)
 			base_log(BASE_LOG_ERROR, "msg=\"store: LZ4 segment index damaged\" segment=%s", path);
 	}
+	uint8_t head[12];
+	if ((s->lz4 ? lz4_pread(s, head, sizeof(head), 0) : (pread(fd, head, sizeof(head), 0) == (ssize_t)sizeof(head) ? 0 : -EIO)) == 0 &&
+	    memcmp(head, "HRLDSEG1", 8) == 0 && head[8] == 1)
+		s->salt = 0; /* version 1: unsalted record CRCs */
 	__atomic_store_n(&seg_count, i + 1, __ATOMIC_RELEASE);
 	pthread_mutex_unlock(&seg_lock);
 	*idx = i;
@@ -130,8 +149,8 @@ unsigned sto_segments_delete(const char *dir, uint32_t cur_epoch, int core, uint
 		struct stat st;
 		if (fstat(s->fd, &st) == 0)
 			*bytes += (uint64_t)st.st_blocks * 512u;
-		if (unlink(s->path) == 0 || errno == ENOENT) {
-			s->deleted = true; /* the fd stays open: undo may still read it */
+		if (recycle_file(s->path) == 0) {
+			s->deleted = true; /* the fd stays open; compaction rewrote every live record first */
 			n++;
 		}
 	}
@@ -192,7 +211,7 @@ void sto_segments_drop(uint32_t idx)
 	pthread_mutex_lock(&seg_lock);
 	if (idx && idx < seg_count && !seg_table[idx].deleted) {
 		struct seg_entry *s = &seg_table[idx];
-		if (unlink(s->path) == 0 || errno == ENOENT) {
+		if (recycle_file(s->path) == 0) {
 			s->deleted = true;
 			close(s->fd);
 			s->fd = -1;
@@ -545,26 +564,117 @@ static int open_direct(const char *path, int flags)
 	return open(path, flags, 0644);
 }
 
+/*
+ * Segments that retention or compaction delete are kept, up to a few per
+ * directory, as recycle-<k>.free: the next spare is made from one of them,
+ * so only the part it lacks is zero-filled (a growing log otherwise writes
+ * every byte twice: zeros, then data). What the old segment held cannot be
+ * mistaken for records of the new one: record CRCs are salted per segment.
+ */
+#define RECYCLE_KEEP 4u
+static uint64_t recycle_seq;  /* atomic */
+static uint64_t recycled_total; /* atomic: spares made from recycled segments */
+
+uint64_t sto_segments_recycled(void)
+{
+	return __atomic_load_n(&recycled_total, __ATOMIC_RELAXED);
+}
+
+static unsigned recycle_list(const char *dir, char *first, size_t cap)
+{
+	unsigned n = 0;
+	DIR *d = opendir(dir);
+	struct dirent *e;
+	while (d && (e = readdir(d))) {
+		size_t len = strlen(e->d_name);
+		if (len > 13 && strncmp(e->d_name, "recycle-", 8) == 0 && strcmp(e->d_name + len - 5, ".free") == 0) {
+			if (!n && first)
+				snprintf(first, cap, "%s/%s", dir, e->d_name);
+			n++;
+		}
+	}
+	if (d)
+		closedir(d);
+	return n;
+}
+
+static int recycle_file(const char *path)
+{
+	char dir[4200], to[4300];
+	size_t len = strlen(path);
+	snprintf(dir, sizeof(dir), "%s", path);
+	char *slash = strrchr(dir, '/');
+	if (slash)
+		*slash = 0;
+	if (len > 4 && strcmp(path + len - 4, ".seg") == 0 && slash && recycle_list(dir, NULL, 0) < RECYCLE_KEEP) {
+		snprintf(to, sizeof(to), "%s/recycle-%016llx.free", dir,
+			 (unsigned long long)(__atomic_add_fetch(&recycle_seq, 1, __ATOMIC_RELAXED) ^ ((uint64_t)time(NULL) << 20)));
+		if (rename(path, to) == 0)
+			return 0;
+	}
+	return unlink(path) == 0 || errno == ENOENT ? 0 : -errno;
+}
+
+static int zero_range(int fd, uint64_t from, uint64_t to);
+
+/* Make path (bytes long, synced) from a recycled segment of its directory. 0 or -errno. */
+static int take_recycled(const char *path, uint64_t bytes)
+{
+	char dir[4200], from[4300];
+	snprintf(dir, sizeof(dir), "%s", path);
+	char *slash = strrchr(dir, '/');
+	if (!slash)
+		return -ENOENT;
+	*slash = 0;
+	if (!recycle_list(dir, from, sizeof(from)) || rename(from, path))
+		return -ENOENT;
+	int fd = open_direct(path, O_WRONLY | O_CLOEXEC);
+	struct stat st;
+	int rc = fd < 0 || fstat(fd, &st) ? -errno : 0;
+	uint64_t have = rc ? 0 : ALIGN_DOWN((uint64_t)st.st_size, BLOCK);
+	if (!rc && (uint64_t)st.st_size > bytes && ftruncate(fd, (off_t)bytes))
+		rc = -errno;
+	if (!rc && have < bytes)
+		rc = zero_range(fd, have, bytes);
+	if (!rc && fdatasync(fd))
+		rc = -errno;
+	if (fd >= 0)
+		close(fd);
+	if (rc)
+		unlink(path);
+	else
+		__atomic_add_fetch(&recycled_total, 1, __ATOMIC_RELAXED);
+	return rc;
+}
+
+static uint8_t *zeros;
+static pthread_mutex_t zlock = PTHREAD_MUTEX_INITIALIZER;
+
+/* Write zeros over [from, to) (block aligned; to rounded up to whole chunks). 0 or -errno. */
+static int zero_range(int fd, uint64_t from, uint64_t to)
+{
+	pthread_mutex_lock(&zlock);
+	if (!zeros && (zeros = aligned_alloc(BLOCK, ZERO_CHUNK)))
+		memset(zeros, 0, ZERO_CHUNK);
+	pthread_mutex_unlock(&zlock);
+	if (!zeros)
+		return -ENOMEM;
+	for (uint64_t off = from; off < to;) {
+		size_t n = to - off < ZERO_CHUNK ? (size_t)ALIGN_UP(to - off, BLOCK) : ZERO_CHUNK;
+		ssize_t w = pwrite(fd, zeros, n, (off_t)off);
+		if (w != (ssize_t)n)
+			return w < 0 ? -errno : -EIO;
+		off += n;
+	}
+	return 0;
+}
+
 static int zero_file(const char *path, uint64_t bytes)
 {
-	static uint8_t *zeros;
-	static pthread_mutex_t zlock = PTHREAD_MUTEX_INITIALIZER;
-	pthread_mutex_lock(&zlock);
-	if (!zeros && !(zeros = aligned_alloc(BLOCK, ZERO_CHUNK))) {
-		pthread_mutex_unlock(&zlock);
-		return -ENOMEM;
-	}
-	memset(zeros, 0, ZERO_CHUNK);
-	pthread_mutex_unlock(&zlock);
 	int fd = open_direct(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC);
 	if (fd < 0)
 		return -errno;
-	int rc = 0;
-	for (uint64_t off = 0; off < bytes && !rc; off += ZERO_CHUNK) {
-		ssize_t w = pwrite(fd, zeros, ZERO_CHUNK, (off_t)off);
-		if (w != ZERO_CHUNK)
-			rc = w < 0 ? -errno : -EIO;
-	}
+	int rc = zero_range(fd, 0, bytes);
 	if (!rc && fdatasync(fd))
 		rc = -errno;
 	close(fd);
@@ -641,7 +751,9 @@ static void *spare_main(void *arg)
 		uint64_t bytes = want->bytes;
 		memcpy(path, want->path, sizeof(path));
 		pthread_mutex_unlock(&spare_lock);
-		int rc = zero_file(path, bytes);
+		int rc = take_recycled(path, bytes);
+		if (rc)
+			rc = zero_file(path, bytes);
 		pthread_mutex_lock(&spare_lock);
 		want->state = rc ? 3 : 2;
 	}
@@ -772,7 +884,7 @@ static int segment_open(struct sto_log *l)
 	l->inflight_len = 0;
 	l->buf_seg_off = 0;
 	memcpy(h, "HRLDSEG1", 8);
-	put32(h + 8, 1);
+	put32(h + 8, 2); /* 2: record CRCs start from the segment's salt */
 	put32(h + 12, l->cfg->epoch);
 	h[16] = (uint8_t)l->core;
 	h[17] = (uint8_t)(l->core >> 8);
@@ -798,11 +910,18 @@ static int segment_open(struct sto_log *l)
 		l->failed = true;
 		return -rc;
 	}
-	if (l->fd >= 0)
+	if (l->fd >= 0) {
+		/* sealed: give back the preallocated tail (never grow a file cut shorter already) */
+		struct stat st;
+		uint64_t keep = ALIGN_UP(sealed_raw, BLOCK);
+		if (fstat(l->fd, &st) == 0 && (uint64_t)st.st_size > keep && ftruncate(l->fd, (off_t)keep))
+			base_log(BASE_LOG_WARN, "msg=\"store: cannot trim a sealed segment\" err=%d", errno);
 		close(l->fd);
+	}
 	l->fd = fd;
 	l->seg_n = n;
 	l->seg_idx = idx;
+	l->salt = seg_salt(l->cfg->epoch, l->core, n);
 	if (sealed_idx && l->cfg->lz4)
 		lz4_request(sealed_idx, sealed_raw);
 	l->buf_len = STO_SEG_HEADER_BYTES;
@@ -961,7 +1080,7 @@ static void seal_records(struct sto_log *l)
 		uint32_t crc;
 		memcpy(&crc, p, 4);
 		if (crc == 0)
-			put32(p, base_crc32c(0, p + 4, STO_REC_HEADER_BYTES - 4 + len) | 1u);
+			put32(p, base_crc32c(l->salt, p + 4, STO_REC_HEADER_BYTES - 4 + len) | 1u);
 	}
 	l->undo_sealed = l->undo_count;
 }
@@ -983,7 +1102,7 @@ static bool pad_to_block(struct sto_log *l)
 	struct sto_rec_hdr h = { .len = gap - STO_REC_HEADER_BYTES, .type = STO_REC_PAD, .unix_ms = l->unix_ms_cached };
 	memcpy(p, &h, sizeof(h));
 	memset(p + STO_REC_HEADER_BYTES, 0, h.len);
-	put32(p, base_crc32c(0, p + 4, STO_REC_HEADER_BYTES - 4 + h.len) | 1u);
+	put32(p, base_crc32c(l->salt, p + 4, STO_REC_HEADER_BYTES - 4 + h.len) | 1u);
 	l->buf_len += gap;
 	l->bytes += gap;
 	return true;
@@ -1193,7 +1312,7 @@ void sto_log_on_fsync(struct iou_core *io, struct iou_op *op, struct io_uring_cq
 
 /* ---- reading --------------------------------------------------------------------- */
 
-static bool rec_valid(const uint8_t *p, size_t avail, struct sto_rec_hdr *h)
+static bool rec_valid(const uint8_t *p, size_t avail, struct sto_rec_hdr *h, uint32_t salt)
 {
 	if (avail < STO_REC_HEADER_BYTES)
 		return false;
@@ -1201,7 +1320,7 @@ static bool rec_valid(const uint8_t *p, size_t avail, struct sto_rec_hdr *h)
 	if (h->type == 0 || h->type >= STO_REC_TYPES || h->flags || h->reserved ||
 	    h->len > HRL_RECORD_BYTES_MAX || STO_REC_HEADER_BYTES + (size_t)h->len > avail)
 		return false;
-	return (base_crc32c(0, p + 4, STO_REC_HEADER_BYTES - 4 + h->len) | 1u) == h->crc;
+	return (base_crc32c(salt, p + 4, STO_REC_HEADER_BYTES - 4 + h->len) | 1u) == h->crc;
 }
 
 int sto_log_read(uint64_t loc, struct sto_rec_hdr *h, uint8_t *buf, size_t cap)
@@ -1216,7 +1335,10 @@ int sto_log_read(uint64_t loc, struct sto_rec_hdr *h, uint8_t *buf, size_t cap)
 	rc = sto_segments_pread(STO_LOC_SEG(loc), buf, STO_REC_HEADER_BYTES + len, STO_LOC_OFF(loc));
 	if (rc)
 		return rc;
-	return rec_valid(buf, STO_REC_HEADER_BYTES + len, h) ? 0 : -EBADMSG;
+	uint32_t idx = STO_LOC_SEG(loc);
+	if (!idx || idx >= __atomic_load_n(&seg_count, __ATOMIC_ACQUIRE))
+		return -ENOENT;
+	return rec_valid(buf, STO_REC_HEADER_BYTES + len, h, seg_table[idx].salt) ? 0 : -EBADMSG;
 }
 
 int sto_log_read_own(const struct sto_log *l, uint64_t loc, struct sto_rec_hdr *h, uint8_t *buf, size_t cap)
@@ -1306,7 +1428,8 @@ static bool all_zero(const uint8_t *p, size_t n)
 size_t sto_segment_scan(const char *path, const uint8_t *m, size_t size, uint32_t idx, sto_apply_fn *apply,
 			void *arg, struct sto_scan_stats *st, unsigned worker, bool report)
 {
-	uint32_t crc;
+	uint32_t crc, epoch = 0, n = 0;
+	uint16_t core = 0;
 	size_t used = STO_SEG_HEADER_BYTES;
 	if (size < STO_SEG_HEADER_BYTES || memcmp(m, "HRLDSEG1", 8) != 0 ||
 	    (memcpy(&crc, m + 32, 4), crc != base_crc32c(0, m, 32))) {
@@ -1316,12 +1439,16 @@ size_t sto_segment_scan(const char *path, const uint8_t *m, size_t size, uint32_
 		}
 		return 0;
 	}
+	memcpy(&epoch, m + 12, 4);
+	memcpy(&core, m + 16, 2);
+	memcpy(&n, m + 20, 4);
+	uint32_t salt = m[8] == 1 ? 0 : seg_salt(epoch, core, n); /* version 1: unsalted */
 	size_t off = STO_SEG_HEADER_BYTES;
 	struct sto_rec_hdr h;
 	while (off + STO_REC_HEADER_BYTES <= size) {
 		if (all_zero(m + off, STO_REC_HEADER_BYTES))
 			break; /* end of the written part */
-		if (rec_valid(m + off, size - off, &h)) {
+		if (rec_valid(m + off, size - off, &h, salt)) {
 			if (h.type != STO_REC_PAD)
 				apply(arg, worker, &h, m + off + STO_REC_HEADER_BYTES, STO_LOC(idx, off));
 			if (report) {
@@ -1334,7 +1461,7 @@ size_t sto_segment_scan(const char *path, const uint8_t *m, size_t size, uint32_
 		}
 		/* not a valid record: torn tail, or corruption with valid records after it */
 		size_t next = off + 8;
-		while (next + STO_REC_HEADER_BYTES <= size && !rec_valid(m + next, size - next, &h))
+		while (next + STO_REC_HEADER_BYTES <= size && !rec_valid(m + next, size - next, &h, salt))
 			next += 8;
 		if (next + STO_REC_HEADER_BYTES > size) {
 			if (report) {

@@ -12,7 +12,7 @@
  * Segment layout:
  *   block 0 (4096 bytes): header
  *     0   8  magic "HRLDSEG1"
- *     8   4  version (1)
+ *     8   4  version (2: salted record CRCs)
  *     12  4  epoch
  *     16  2  core
  *     18  2  cores: how many cores the engine ran with (0 in older files)
@@ -24,7 +24,9 @@
  *   header that is all zero ends the segment (files are preallocated).
  *
  * Record header (32 bytes), then payload, then zero padding to 8 bytes:
- *     0   4  crc32c of bytes 4 .. 32+len (header after this field + payload)
+ *     0   4  crc32c of bytes 4 .. 32+len (header after this field + payload),
+ *            started from the segment's salt (crc32c of its epoch, core, n as
+ *            u32s, from 0x48524c44) and with its lowest bit set
  *     4   4  len      payload bytes
  *     8   1  type     enum sto_rec_type
  *     9   1  flags    0
@@ -190,6 +192,7 @@ struct sto_log {
 
 	uint64_t unix_ms_cached;  /* the time records get, refreshed at every flush call */
 	uint64_t seg_created_ms;  /* when the current segment was opened */
+	uint32_t salt;            /* the current segment's record CRC salt */
 	uint64_t lsn_base;        /* LSN of buf[0] */
 	uint64_t durable_lsn;     /* everything below is durable */
 	uint64_t last_sync_ms;
@@ -230,6 +233,8 @@ void sto_segments_drop(uint32_t idx);
 void sto_segments_usage(enum sto_stream stream, uint32_t *count, uint64_t *bytes);
 /* Identity of a registered segment (from its name). false if idx is not one. */
 bool sto_segments_ident(uint32_t idx, uint32_t *epoch, uint32_t *core, uint32_t *n);
+/* Spare segments made so far from deleted (recycled) ones instead of zeros. */
+uint64_t sto_segments_recycled(void);
 /* Disk space saved so far by LZ4 forms of sealed segments. */
 uint64_t sto_segments_lz4_saved(void);
 void sto_segments_close_all(void);
