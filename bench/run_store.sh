@@ -47,6 +47,10 @@
 #   BUILD=build  STORE_DIR=./var/bench-store  REPEATS=3  RUN_SECONDS=2  CPU=1
 #   BATCHES="1 64 1024"  RAW_BATCHES="1 64 1024 4096"  RECORDS=1000000000 (cap)
 #   HERALD_INFLIGHTS="1 4"  HERALD_RECEIPTS=1 (0: no herald-rcpt rows)
+#   HERALD_KEEP_SEGMENTS=8  herald rows keep the newest 8 segments and delete the
+#                           rest as they go, like a store at its steady size under
+#                           retention (deleted segments are recycled as the next
+#                           spares; raw, too, rewrites one file); 0: the log grows
 #   OUT_DIR=<temporary>  (results.txt and table.txt are kept there)
 set -euo pipefail
 
@@ -60,6 +64,7 @@ RAW_BATCHES=${RAW_BATCHES:-"1 64 1024 4096"}
 RECORDS=${RECORDS:-1000000000}
 HERALD_INFLIGHTS=${HERALD_INFLIGHTS:-"1 4"}
 HERALD_RECEIPTS=${HERALD_RECEIPTS:-1}
+HERALD_KEEP_SEGMENTS=${HERALD_KEEP_SEGMENTS:-8}
 RECORD_BYTES=64
 
 STORE_PEERS=$BUILD/bench/store_peers
@@ -150,17 +155,19 @@ for rep in $(seq 1 "$REPEATS"); do
 				for k in $HERALD_INFLIGHTS; do
 					if [ "$k" = 1 ]; then
 						measure herald "$STORE_HERALD" --dir DIR --records "$RECORDS" --batch "$batch" \
-							--record-bytes "$RECORD_BYTES" --seconds "$RUN_SECONDS" --cpu "$CPU"
+							--record-bytes "$RECORD_BYTES" --seconds "$RUN_SECONDS" --cpu "$CPU" \
+							--keep-segments "$HERALD_KEEP_SEGMENTS"
 					else
 						measure "herald-i$k" "$STORE_HERALD" --dir DIR --records "$RECORDS" \
 							--batch "$batch" --record-bytes "$RECORD_BYTES" --seconds "$RUN_SECONDS" \
-							--cpu "$CPU" --inflight "$k"
+							--cpu "$CPU" --inflight "$k" --keep-segments "$HERALD_KEEP_SEGMENTS"
 					fi
 					if [ "$HERALD_RECEIPTS" = 1 ]; then
 						label=herald-rcpt
 						[ "$k" = 1 ] || label=herald-rcpt-i$k
 						measure "$label" "$STORE_HERALD" --dir DIR --records "$RECORDS" --batch "$batch" \
-							--seconds "$RUN_SECONDS" --cpu "$CPU" --inflight "$k" --receipts
+							--seconds "$RUN_SECONDS" --cpu "$CPU" --inflight "$k" --receipts \
+							--keep-segments "$HERALD_KEEP_SEGMENTS"
 					fi
 				done
 			fi
