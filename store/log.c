@@ -967,6 +967,18 @@ int sto_log_open(struct sto_log *l, const struct sto_log_cfg *cfg, struct iou_co
 
 void sto_log_close(struct sto_log *l)
 {
+	if (l->fd >= 0 && !l->fl_count && !l->failed && l->buf_len == l->flushed_len) {
+		/*
+		 * A recycled segment holds old bytes after the last record: end it
+		 * with a zero block, so a clean restart finds a clean end (after a
+		 * crash they read as the torn tail they are).
+		 */
+		struct stat st;
+		uint64_t at = ALIGN_UP(l->buf_seg_off + l->buf_len, BLOCK);
+		if (fstat(l->fd, &st) == 0 && (uint64_t)st.st_size >= at + BLOCK &&
+		    (zero_range(l->fd, at, at + BLOCK) || fdatasync(l->fd)))
+			base_log(BASE_LOG_WARN, "msg=\"store: cannot end the segment with zeros\" err=%d", errno);
+	}
 	if (l->fd >= 0)
 		close(l->fd);
 	l->fd = -1;
