@@ -41,7 +41,7 @@ CFLAGS := $(CFLAGS_BASE) $(EXTRA_CFLAGS)
 BASE_SRC   := $(wildcard base/*.c)
 WIRE_SRC   := net/wire.c
 CLIENT_SRC := $(wildcard client/*.c)
-ENGINE_SRC := $(filter-out net/wire.c,$(wildcard io/*.c net/*.c store/*.c))
+ENGINE_SRC := $(filter-out net/wire.c,$(wildcard io/*.c net/*.c store/*.c fanout/*.c))
 TEST_SRC   := $(wildcard tests/*.c)
 BENCH_SRC  := $(wildcard bench/*.c)
 
