@@ -136,7 +136,7 @@ static inline void te_start_impl(struct te_engine *e, const char *const *extra, 
 		SKIP("heraldd not built");
 	srand((unsigned)(getpid() ^ te_now_ms()));
 	for (int attempt = 0; attempt < 20; attempt++) {
-		e->port = 20000 + rand() % 30000;
+		e->port = 20000 + rand() % 12000; /* below the kernel's ephemeral range (32768-) */
 		snprintf(listen, sizeof(listen), "127.0.0.1:%d", e->port);
 		n = 0;
 		argv[n++] = bin;
