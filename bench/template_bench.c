@@ -12,7 +12,7 @@
  * 1024 recipients made before the clock starts; one recipient in eight
  * has no first name (the default is used). For an instruction count run
  * one mode under
- *   valgrind --tool=callgrind --toggle-collect=fo_template_render
+ *   valgrind --tool=callgrind --toggle-collect=fan_template_render
  * and divide the total by N.
  */
 #include <stdio.h>
@@ -35,7 +35,7 @@ static const char *const first_names[] = { "Ann", "Bo", "Chen Wei", "Dolores", "
 static const char *const etas[] = { "today", "tomorrow", "on Friday", "in 3 \"business\" days" };
 
 static char names_pool[POOL][32], orders_pool[POOL][16], etas_pool[POOL][32];
-static struct fo_template_value values_pool[POOL][3];
+static struct fan_template_value values_pool[POOL][3];
 
 static double now_ns(void)
 {
@@ -50,20 +50,20 @@ static void make_pool(void)
 		snprintf(names_pool[i], sizeof(names_pool[i]), "%s", i % 8 == 7 ? "" : first_names[i % 8]);
 		snprintf(orders_pool[i], sizeof(orders_pool[i]), "A-%07u", i * 7919u % 10000000u);
 		snprintf(etas_pool[i], sizeof(etas_pool[i]), "%s", etas[i % 4]);
-		values_pool[i][0] = (struct fo_template_value){ names_pool[i], (uint32_t)strlen(names_pool[i]) };
-		values_pool[i][1] = (struct fo_template_value){ orders_pool[i], (uint32_t)strlen(orders_pool[i]) };
-		values_pool[i][2] = (struct fo_template_value){ etas_pool[i], (uint32_t)strlen(etas_pool[i]) };
+		values_pool[i][0] = (struct fan_template_value){ names_pool[i], (uint32_t)strlen(names_pool[i]) };
+		values_pool[i][1] = (struct fan_template_value){ orders_pool[i], (uint32_t)strlen(orders_pool[i]) };
+		values_pool[i][2] = (struct fan_template_value){ etas_pool[i], (uint32_t)strlen(etas_pool[i]) };
 	}
 }
 
-static void run_render(const struct fo_template *t, enum fo_escape mode, const char *name, unsigned long n)
+static void run_render(const struct fan_template *t, enum fan_escape mode, const char *name, unsigned long n)
 {
 	static char out[OUT_BYTES];
 	unsigned long bytes = 0, sum = 0;
 	double t0 = now_ns();
 	for (unsigned long i = 0; i < n; i++) {
-		struct fo_template_values v = { values_pool[i % POOL], 3 };
-		size_t len = fo_template_render(t, &v, mode, out, sizeof(out));
+		struct fan_template_values v = { values_pool[i % POOL], 3 };
+		size_t len = fan_template_render(t, &v, mode, out, sizeof(out));
 		bytes += len;
 		sum += (unsigned char)out[len / 2];
 	}
@@ -107,10 +107,10 @@ int main(int argc, char **argv)
 		n = 1;
 
 	const char *names[] = { "first_name", "row.order_id", "row.eta" };
-	struct fo_template_vars known = { .name = names, .count = 3 };
-	struct fo_template_error err;
-	struct fo_template *t;
-	if (fo_template_compile(template_text, strlen(template_text), &known, &t, &err) != 0) {
+	struct fan_template_vars known = { .name = names, .count = 3 };
+	struct fan_template_error err;
+	struct fan_template *t;
+	if (fan_template_compile(template_text, strlen(template_text), &known, &t, &err) != 0) {
 		fprintf(stderr, "compile: %s at %u\n", err.msg, err.pos);
 		return 1;
 	}
@@ -118,13 +118,13 @@ int main(int argc, char **argv)
 
 	bool all = !strcmp(mode, "all");
 	if (all || !strcmp(mode, "none"))
-		run_render(t, FO_ESCAPE_NONE, "none", n);
+		run_render(t, FAN_ESCAPE_NONE, "none", n);
 	if (all || !strcmp(mode, "json"))
-		run_render(t, FO_ESCAPE_JSON, "json", n);
+		run_render(t, FAN_ESCAPE_JSON, "json", n);
 	if (all || !strcmp(mode, "form"))
-		run_render(t, FO_ESCAPE_FORM, "form", n);
+		run_render(t, FAN_ESCAPE_FORM, "form", n);
 	if (all || !strcmp(mode, "snprintf"))
 		run_snprintf(n);
-	fo_template_free(t);
+	fan_template_free(t);
 	return 0;
 }

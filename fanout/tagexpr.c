@@ -2,7 +2,7 @@
 /*
  * tagexpr.c - tag expressions: a recursive-descent parser (one function per
  * rule of the grammar in tagexpr.h, recursion bounded by
- * FO_TAGEXPR_DEPTH_MAX parentheses) that emits a postfix program, and its
+ * FAN_TAGEXPR_DEPTH_MAX parentheses) that emits a postfix program, and its
  * evaluator.
  *
  * The parser works in a struct on its caller's stack: the ops emitted so
@@ -11,7 +11,7 @@
  * end the occurrences are sorted, repeats merged, the TAG ops renumbered to
  * the distinct tags, and everything is copied into one block:
  *
- *   struct fo_tagexpr | sto_bytes tags[tag_count] | sto_bytes seeds[seed_count]
+ *   struct fan_tagexpr | sto_bytes tags[tag_count] | sto_bytes seeds[seed_count]
  *                     | u16 ops[op_count] | tag bytes, back to back
  *
  * tags[] and seeds[] point into the tag bytes at the end of the block. The
@@ -52,7 +52,7 @@ enum {
 #define TABLE_TAGS 8u
 #define TABLE_WORDS ((1u << TABLE_TAGS) / 64u)
 
-struct fo_tagexpr {
+struct fan_tagexpr {
 	uint16_t op_count;
 	uint16_t tag_count;
 	uint16_t seed_count;
@@ -68,7 +68,7 @@ struct fo_tagexpr {
 
 static __thread long alloc_fail_countdown;
 
-void fo_tagexpr_fail_alloc_after(long n)
+void fan_tagexpr_fail_alloc_after(long n)
 {
 	alloc_fail_countdown = n;
 }
@@ -141,9 +141,9 @@ struct parser {
 	uint32_t stack;
 	uint32_t op_count;
 	uint32_t term_count;
-	struct fo_tagexpr_error *err;
-	uint16_t ops[FO_TAGEXPR_OPS_MAX];
-	struct term terms[FO_TAGEXPR_TERMS_MAX];
+	struct fan_tagexpr_error *err;
+	uint16_t ops[FAN_TAGEXPR_OPS_MAX];
+	struct term terms[FAN_TAGEXPR_TERMS_MAX];
 };
 
 __attribute__((format(printf, 4, 5))) static int fail(struct parser *P, int rc, uint32_t offset,
@@ -171,9 +171,9 @@ static int check_tag_len(struct parser *P, uint32_t start, uint32_t len)
 {
 	if (len == 0)
 		return fail(P, -EINVAL, start, "empty tag at %u", start);
-	if (len > FO_TAGEXPR_TAG_BYTES_MAX)
+	if (len > FAN_TAGEXPR_TAG_BYTES_MAX)
 		return fail(P, -EINVAL, start, "tag longer than %u bytes at %u",
-			    FO_TAGEXPR_TAG_BYTES_MAX, start);
+			    FAN_TAGEXPR_TAG_BYTES_MAX, start);
 	return 0;
 }
 
@@ -267,8 +267,8 @@ static void emit(struct parser *P, uint16_t op)
 	default:
 		NEVER(true);
 	}
-	ALWAYS(P->stack <= FO_TAGEXPR_STACK_MAX);
-	ALWAYS(P->op_count < FO_TAGEXPR_OPS_MAX);
+	ALWAYS(P->stack <= FAN_TAGEXPR_STACK_MAX);
+	ALWAYS(P->op_count < FAN_TAGEXPR_OPS_MAX);
 	P->ops[P->op_count++] = op;
 }
 
@@ -281,9 +281,9 @@ static int parse_primary(struct parser *P, bool negated)
 
 	switch (tok.kind) {
 	case TOK_TAG:
-		if (P->term_count == FO_TAGEXPR_TERMS_MAX)
+		if (P->term_count == FAN_TAGEXPR_TERMS_MAX)
 			return fail(P, -E2BIG, tok.offset, "more than %u tags at %u",
-				    FO_TAGEXPR_TERMS_MAX, tok.offset);
+				    FAN_TAGEXPR_TERMS_MAX, tok.offset);
 		P->terms[P->term_count] = (struct term){
 			.p = tok.p,
 			.len = (uint16_t)tok.len,
@@ -294,9 +294,9 @@ static int parse_primary(struct parser *P, bool negated)
 		P->term_count++;
 		return next(P);
 	case TOK_LPAREN:
-		if (P->depth == FO_TAGEXPR_DEPTH_MAX)
+		if (P->depth == FAN_TAGEXPR_DEPTH_MAX)
 			return fail(P, -E2BIG, tok.offset, "expression nests deeper than %u at %u",
-				    FO_TAGEXPR_DEPTH_MAX, tok.offset);
+				    FAN_TAGEXPR_DEPTH_MAX, tok.offset);
 		P->depth++;
 		if ((rc = next(P)) || (rc = parse_or(P, negated)))
 			return rc;
@@ -361,12 +361,12 @@ static int parse_or(struct parser *P, bool negated)
 
 /* ---- evaluation ------------------------------------------------------------- */
 
-#define HAS_WORDS (FO_TAGEXPR_TERMS_MAX / 64u)
+#define HAS_WORDS (FAN_TAGEXPR_TERMS_MAX / 64u)
 _Static_assert(TABLE_TAGS <= 64u, "a table index is the first word of has");
 
-static bool run(const struct fo_tagexpr *e, const uint64_t has[HAS_WORDS])
+static bool run(const struct fan_tagexpr *e, const uint64_t has[HAS_WORDS])
 {
-	uint8_t stack[FO_TAGEXPR_STACK_MAX];
+	uint8_t stack[FAN_TAGEXPR_STACK_MAX];
 	uint32_t sp = 0;
 
 	for (uint32_t i = 0; i < e->op_count; i++) {
@@ -375,7 +375,7 @@ static bool run(const struct fo_tagexpr *e, const uint64_t has[HAS_WORDS])
 		 * corrupt memory, so crash rather than read past the stack. */
 		switch (OP_CODE(op)) {
 		case OP_TAG:
-			NEVER(sp == FO_TAGEXPR_STACK_MAX || OP_ARG(op) >= e->tag_count);
+			NEVER(sp == FAN_TAGEXPR_STACK_MAX || OP_ARG(op) >= e->tag_count);
 			stack[sp++] = (uint8_t)(has[OP_ARG(op) >> 6] >> (OP_ARG(op) & 63) & 1);
 			break;
 		case OP_AND:
@@ -403,7 +403,7 @@ static bool run(const struct fo_tagexpr *e, const uint64_t has[HAS_WORDS])
 /* Bit i of has: the user holds tag i. Both lists are sorted, so each search
  * starts where the previous one ended. (A branch-free search measured
  * slower here: the byte loop of the comparison mispredicts anyway.) */
-static void resolve(const struct fo_tagexpr *e, const struct fo_tagset *set,
+static void resolve(const struct fan_tagexpr *e, const struct fan_tagset *set,
 		    uint64_t has[HAS_WORDS])
 {
 	uint32_t lo = 0, n = set->count;
@@ -429,7 +429,7 @@ static void resolve(const struct fo_tagexpr *e, const struct fo_tagset *set,
 	}
 }
 
-bool fo_tagexpr_match(const struct fo_tagexpr *e, const struct fo_tagset *user_tags)
+bool fan_tagexpr_match(const struct fan_tagexpr *e, const struct fan_tagset *user_tags)
 {
 	uint64_t has[HAS_WORDS];
 
@@ -448,11 +448,11 @@ static int term_cmp(const void *a, const void *b)
 	return c ? c : (int)x->occurrence - (int)y->occurrence;
 }
 
-static int build(struct parser *P, struct fo_tagexpr **out)
+static int build(struct parser *P, struct fan_tagexpr **out)
 {
-	uint8_t distinct_of[FO_TAGEXPR_TERMS_MAX]; /* occurrence -> distinct tag */
-	uint16_t first[FO_TAGEXPR_TERMS_MAX];      /* distinct tag -> its first term */
-	bool positive[FO_TAGEXPR_TERMS_MAX];
+	uint8_t distinct_of[FAN_TAGEXPR_TERMS_MAX]; /* occurrence -> distinct tag */
+	uint16_t first[FAN_TAGEXPR_TERMS_MAX];      /* distinct tag -> its first term */
+	bool positive[FAN_TAGEXPR_TERMS_MAX];
 	uint32_t tag_count = 0, seed_count = 0, bytes = 0;
 
 	qsort(P->terms, P->term_count, sizeof(P->terms[0]), term_cmp);
@@ -470,9 +470,9 @@ static int build(struct parser *P, struct fo_tagexpr **out)
 	for (uint32_t i = 0; i < tag_count; i++)
 		seed_count += positive[i];
 
-	size_t size = sizeof(struct fo_tagexpr) + (tag_count + seed_count) * sizeof(struct sto_bytes) +
+	size_t size = sizeof(struct fan_tagexpr) + (tag_count + seed_count) * sizeof(struct sto_bytes) +
 		      P->op_count * sizeof(uint16_t) + bytes;
-	struct fo_tagexpr *e = tagexpr_alloc(size);
+	struct fan_tagexpr *e = tagexpr_alloc(size);
 	if (!e)
 		return fail(P, -ENOMEM, 0, "out of memory");
 
@@ -496,7 +496,7 @@ static int build(struct parser *P, struct fo_tagexpr **out)
 		uint16_t op = P->ops[i];
 		ops[i] = OP_CODE(op) == OP_TAG ? OP(OP_TAG, distinct_of[OP_ARG(op)]) : op;
 	}
-	*e = (struct fo_tagexpr){
+	*e = (struct fan_tagexpr){
 		.op_count = (uint16_t)P->op_count,
 		.tag_count = (uint16_t)tag_count,
 		.seed_count = (uint16_t)seed_count,
@@ -517,17 +517,17 @@ static int build(struct parser *P, struct fo_tagexpr **out)
 	return 0;
 }
 
-int fo_tagexpr_parse(const char *text, size_t len, struct fo_tagexpr **out,
-		     struct fo_tagexpr_error *err)
+int fan_tagexpr_parse(const char *text, size_t len, struct fan_tagexpr **out,
+		     struct fan_tagexpr_error *err)
 {
 	struct parser P;
 	int rc;
 
 	*out = NULL;
 	P.err = err;
-	if (len > FO_TAGEXPR_BYTES_MAX)
-		return fail(&P, -E2BIG, FO_TAGEXPR_BYTES_MAX, "expression longer than %u bytes at %u",
-			    FO_TAGEXPR_BYTES_MAX, FO_TAGEXPR_BYTES_MAX);
+	if (len > FAN_TAGEXPR_BYTES_MAX)
+		return fail(&P, -E2BIG, FAN_TAGEXPR_BYTES_MAX, "expression longer than %u bytes at %u",
+			    FAN_TAGEXPR_BYTES_MAX, FAN_TAGEXPR_BYTES_MAX);
 	P.text = text;
 	P.len = (uint32_t)len;
 	P.pos = 0;
@@ -549,24 +549,24 @@ int fo_tagexpr_parse(const char *text, size_t len, struct fo_tagexpr **out,
 	return build(&P, out);
 }
 
-void fo_tagexpr_free(struct fo_tagexpr *e)
+void fan_tagexpr_free(struct fan_tagexpr *e)
 {
 	free(e);
 }
 
-uint32_t fo_tagexpr_tags(const struct fo_tagexpr *e, const struct sto_bytes **tags)
+uint32_t fan_tagexpr_tags(const struct fan_tagexpr *e, const struct sto_bytes **tags)
 {
 	*tags = e->tags;
 	return e->tag_count;
 }
 
-uint32_t fo_tagexpr_seed_tags(const struct fo_tagexpr *e, const struct sto_bytes **tags)
+uint32_t fan_tagexpr_seed_tags(const struct fan_tagexpr *e, const struct sto_bytes **tags)
 {
 	*tags = e->seeds;
 	return e->seed_count;
 }
 
-bool fo_tagexpr_needs_scan(const struct fo_tagexpr *e)
+bool fan_tagexpr_needs_scan(const struct fan_tagexpr *e)
 {
 	return e->needs_scan;
 }

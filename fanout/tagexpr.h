@@ -22,9 +22,9 @@
  * one (no escapes, no spaces). Tags themselves are case-sensitive bytes:
  * vip and VIP are two tags.
  *
- * Limits: FO_TAGEXPR_BYTES_MAX bytes of text, FO_TAGEXPR_DEPTH_MAX nested
+ * Limits: FAN_TAGEXPR_BYTES_MAX bytes of text, FAN_TAGEXPR_DEPTH_MAX nested
  * parentheses (a NOT does not nest: NOT NOT NOT a is read in a loop),
- * FO_TAGEXPR_TERMS_MAX tags written (a tag written twice counts twice).
+ * FAN_TAGEXPR_TERMS_MAX tags written (a tag written twice counts twice).
  *
  * Compiled form (one malloc, owned by the caller, read-only afterwards so
  * any number of threads may match with it at once):
@@ -34,15 +34,15 @@
  *     user's sorted tags once per distinct tag;
  *   - the program, postfix, u16 per op: high byte the opcode (TAG, AND, OR,
  *     NOT), low byte the tag's index for TAG. NOT NOT x is emitted as x, so
- *     there are at most 4 * FO_TAGEXPR_TERMS_MAX - 2 ops;
- *   - the stack of the evaluator is FO_TAGEXPR_STACK_MAX bytes on the
+ *     there are at most 4 * FAN_TAGEXPR_TERMS_MAX - 2 ops;
+ *   - the stack of the evaluator is FAN_TAGEXPR_STACK_MAX bytes on the
  *     caller's stack (every nesting level holds at most an OR and an AND
  *     operand while its right side is evaluated);
  *   - for an expression of at most 8 distinct tags (most audiences), its
  *     truth table too (256 bits): matching is then the searches and one
  *     bit lookup, without running the program.
  *
- * Which users to visit (fo_tagexpr_needs_scan, fo_tagexpr_seed_tags): an
+ * Which users to visit (fan_tagexpr_needs_scan, fan_tagexpr_seed_tags): an
  * expression that is true for a user with none of its tags (NOT vip,
  * a OR NOT b) can match a user who is in no posting list, so the core must
  * scan all its users. Otherwise every match holds at least one seed tag: a
@@ -51,7 +51,7 @@
  * so a user with no seed tag matches no more than a user with no tag at
  * all, which does not match.) The union of the seeds' posting lists then
  * covers the audience; each candidate is still checked with
- * fo_tagexpr_match. The cover is sound, not minimal (a AND b seeds both).
+ * fan_tagexpr_match. The cover is sound, not minimal (a AND b seeds both).
  */
 #ifndef FANOUT_TAGEXPR_H
 #define FANOUT_TAGEXPR_H
@@ -63,34 +63,34 @@
 #include "include/bounds.h"
 #include "store/users.h"
 
-#define FO_TAGEXPR_BYTES_MAX 4096u /* text of one expression */
-#define FO_TAGEXPR_DEPTH_MAX 32u   /* nested parentheses */
-#define FO_TAGEXPR_TERMS_MAX 256u  /* tags written, repeats included */
-#define FO_TAGEXPR_TAG_BYTES_MAX HRL_TAG_BYTES_MAX
-#define FO_TAGEXPR_OPS_MAX (4u * FO_TAGEXPR_TERMS_MAX - 2u)
-#define FO_TAGEXPR_STACK_MAX (2u * FO_TAGEXPR_DEPTH_MAX + 3u)
-#define FO_TAGEXPR_MESSAGE_BYTES_MAX 96u
+#define FAN_TAGEXPR_BYTES_MAX 4096u /* text of one expression */
+#define FAN_TAGEXPR_DEPTH_MAX 32u   /* nested parentheses */
+#define FAN_TAGEXPR_TERMS_MAX 256u  /* tags written, repeats included */
+#define FAN_TAGEXPR_TAG_BYTES_MAX HRL_TAG_BYTES_MAX
+#define FAN_TAGEXPR_OPS_MAX (4u * FAN_TAGEXPR_TERMS_MAX - 2u)
+#define FAN_TAGEXPR_STACK_MAX (2u * FAN_TAGEXPR_DEPTH_MAX + 3u)
+#define FAN_TAGEXPR_MESSAGE_BYTES_MAX 96u
 
-_Static_assert(FO_TAGEXPR_TERMS_MAX <= 256u, "a TAG op names its tag in one byte");
-_Static_assert(FO_TAGEXPR_OPS_MAX <= UINT16_MAX, "op count fits a u16");
-_Static_assert(FO_TAGEXPR_TAG_BYTES_MAX == 64u, "the messages say 64 bytes");
-_Static_assert(FO_TAGEXPR_STACK_MAX <= UINT8_MAX, "stack index fits a byte");
+_Static_assert(FAN_TAGEXPR_TERMS_MAX <= 256u, "a TAG op names its tag in one byte");
+_Static_assert(FAN_TAGEXPR_OPS_MAX <= UINT16_MAX, "op count fits a u16");
+_Static_assert(FAN_TAGEXPR_TAG_BYTES_MAX == 64u, "the messages say 64 bytes");
+_Static_assert(FAN_TAGEXPR_STACK_MAX <= UINT8_MAX, "stack index fits a byte");
 
 /* A user's tags: sorted bytewise (shorter first on a common prefix), unique,
  * as struct sto_user keeps them (tags, tag_count). */
-struct fo_tagset {
+struct fan_tagset {
 	const struct sto_bytes *tags;
 	uint32_t count;
 };
 
 /* Why a parse failed: offset is the byte (from 0) the message points at;
  * message is NUL-terminated, e.g. "expected a tag or '(' at 7". */
-struct fo_tagexpr_error {
+struct fan_tagexpr_error {
 	uint32_t offset;
-	char message[FO_TAGEXPR_MESSAGE_BYTES_MAX];
+	char message[FAN_TAGEXPR_MESSAGE_BYTES_MAX];
 };
 
-struct fo_tagexpr;
+struct fan_tagexpr;
 
 /*
  * Parse text[0..len) (not NUL-terminated; a NUL byte is an error) into *out.
@@ -102,34 +102,34 @@ struct fo_tagexpr;
  *   -ENOMEM  no memory (err says so).
  * On error *out is NULL and err (if not NULL) says what and where. The
  * expression keeps no pointer into text. Any core may call it; the result
- * belongs to the caller until fo_tagexpr_free.
+ * belongs to the caller until fan_tagexpr_free.
  */
-int fo_tagexpr_parse(const char *text, size_t len, struct fo_tagexpr **out,
-		     struct fo_tagexpr_error *err);
+int fan_tagexpr_parse(const char *text, size_t len, struct fan_tagexpr **out,
+		     struct fan_tagexpr_error *err);
 
 /* Free an expression (NULL is allowed). The core that parsed it frees it. */
-void fo_tagexpr_free(struct fo_tagexpr *e);
+void fan_tagexpr_free(struct fan_tagexpr *e);
 
 /*
  * true if a user with these tags is in the audience. No allocation, no
  * error: one search of user_tags per distinct tag of e, then the program on
  * a fixed stack. Safe from any thread while e lives.
  */
-bool fo_tagexpr_match(const struct fo_tagexpr *e, const struct fo_tagset *user_tags);
+bool fan_tagexpr_match(const struct fan_tagexpr *e, const struct fan_tagset *user_tags);
 
 /* The distinct tags e mentions, sorted bytewise: the count, and in *tags an
  * array that lives as long as e. */
-uint32_t fo_tagexpr_tags(const struct fo_tagexpr *e, const struct sto_bytes **tags);
+uint32_t fan_tagexpr_tags(const struct fan_tagexpr *e, const struct sto_bytes **tags);
 
 /* The seed tags (see the top of this file): a sorted subset of
- * fo_tagexpr_tags, living as long as e. */
-uint32_t fo_tagexpr_seed_tags(const struct fo_tagexpr *e, const struct sto_bytes **tags);
+ * fan_tagexpr_tags, living as long as e. */
+uint32_t fan_tagexpr_seed_tags(const struct fan_tagexpr *e, const struct sto_bytes **tags);
 
 /* true if e matches a user with none of its tags: every user must be
  * checked, posting lists do not cover the audience. */
-bool fo_tagexpr_needs_scan(const struct fo_tagexpr *e);
+bool fan_tagexpr_needs_scan(const struct fan_tagexpr *e);
 
 /* Test hook: when set, the n-th allocation from now (1 = next) fails. */
-void fo_tagexpr_fail_alloc_after(long n);
+void fan_tagexpr_fail_alloc_after(long n);
 
 #endif

@@ -5,10 +5,10 @@
  *
  * A compiled template is one allocation:
  *
- *   struct fo_template
- *   struct fo_template_var var[nvars]
- *   struct fo_piece   piece[FO_ESCAPE_COUNT][n + 1]   n = placeholders
- *   char              bytes[FO_ESCAPE_COUNT][...]     literals and defaults, escaped per mode
+ *   struct fan_template
+ *   struct fan_template_var var[nvars]
+ *   struct fan_piece   piece[FAN_ESCAPE_COUNT][n + 1]   n = placeholders
+ *   char              bytes[FAN_ESCAPE_COUNT][...]     literals and defaults, escaped per mode
  *   char              keys[...]                       variable keys
  *
  * Piece i is "literal i, then placeholder i" (the last piece, i = n, has
@@ -29,31 +29,31 @@
 #define SLOT_NONE UINT32_MAX
 
 
-struct fo_piece {
+struct fan_piece {
 	uint32_t lit_off, lit_len; /* in bytes[mode] */
 	uint32_t def_off, def_len; /* in bytes[mode] */
 	uint32_t slot;             /* SLOT_NONE on the last piece */
 };
 
-struct fo_template {
+struct fan_template {
 	uint32_t placeholders;                         /* n */
 	uint32_t nvars;
 	uint32_t nslots;
-	struct fo_piece *piece[FO_ESCAPE_COUNT];
-	const char *bytes[FO_ESCAPE_COUNT];
-	struct fo_template_var *var;
+	struct fan_piece *piece[FAN_ESCAPE_COUNT];
+	const char *bytes[FAN_ESCAPE_COUNT];
+	struct fan_template_var *var;
 };
 
 /* var[] follows the header, pieces follow var[]: each keeps its alignment */
-_Static_assert(sizeof(struct fo_template) % _Alignof(struct fo_template_var) == 0, "var[] alignment");
-_Static_assert(sizeof(struct fo_template_var) % _Alignof(struct fo_piece) == 0, "piece[] alignment");
+_Static_assert(sizeof(struct fan_template) % _Alignof(struct fan_template_var) == 0, "var[] alignment");
+_Static_assert(sizeof(struct fan_template_var) % _Alignof(struct fan_piece) == 0, "piece[] alignment");
 
 /* Builtin names, resolved before attributes. */
 static const char *const builtin_names[] = { "user_id" };
 
-static long alloc_fail_countdown; /* test hook: fo_template_fail_alloc_after */
+static long alloc_fail_countdown; /* test hook: fan_template_fail_alloc_after */
 
-void fo_template_fail_alloc_after(long n)
+void fan_template_fail_alloc_after(long n)
 {
 	alloc_fail_countdown = n;
 }
@@ -67,29 +67,29 @@ static bool alloc_fails(void)
 
 /*
  * Length of each byte once escaped, 0 for a byte copied as it is; a table
- * per mode (FO_ESCAPE_NONE copies everything).
+ * per mode (FAN_ESCAPE_NONE copies everything).
  */
-static const uint8_t escape_len[FO_ESCAPE_COUNT][256] = {
-	[FO_ESCAPE_JSON] = {
+static const uint8_t escape_len[FAN_ESCAPE_COUNT][256] = {
+	[FAN_ESCAPE_JSON] = {
 		[0x00 ... 0x07] = 6, ['\b'] = 2, ['\t'] = 2, ['\n'] = 2, [0x0b] = 6,
 		['\f'] = 2, ['\r'] = 2, [0x0e ... 0x1f] = 6, ['"'] = 2, ['\\'] = 2,
 	},
-	[FO_ESCAPE_FORM] = {
+	[FAN_ESCAPE_FORM] = {
 		[0x00 ... 0x1f] = 3, [' '] = 1, [0x21 ... 0x29] = 3, [0x2b ... 0x2c] = 3,
 		[0x2f] = 3, [0x3a ... 0x40] = 3, [0x5b ... 0x5e] = 3, [0x60] = 3,
 		[0x7b ... 0xff] = 3,
 	},
 };
 
-static const size_t escape_growth_max[FO_ESCAPE_COUNT] = { 1, 6, 3 };
+static const size_t escape_growth_max[FAN_ESCAPE_COUNT] = { 1, 6, 3 };
 
 static const char hex_upper[] = "0123456789ABCDEF";
 
 /* Writes the escape of c (escape_len[mode][c] != 0) at e; returns its length. */
-static size_t escape_byte(enum fo_escape mode, unsigned char c, char *e)
+static size_t escape_byte(enum fan_escape mode, unsigned char c, char *e)
 {
 	size_t k = escape_len[mode][c];
-	if (mode == FO_ESCAPE_FORM) {
+	if (mode == FAN_ESCAPE_FORM) {
 		if (k == 1) {
 			e[0] = '+';
 		} else {
@@ -99,7 +99,7 @@ static size_t escape_byte(enum fo_escape mode, unsigned char c, char *e)
 		}
 		return k;
 	}
-	ALWAYS(mode == FO_ESCAPE_JSON);
+	ALWAYS(mode == FAN_ESCAPE_JSON);
 	e[0] = '\\';
 	if (k == 6) {
 		e[1] = 'u';
@@ -113,7 +113,7 @@ static size_t escape_byte(enum fo_escape mode, unsigned char c, char *e)
 	return k;
 }
 
-static size_t escaped_len(enum fo_escape mode, const char *s, size_t n)
+static size_t escaped_len(enum fan_escape mode, const char *s, size_t n)
 {
 	size_t total = 0;
 	for (size_t i = 0; i < n; i++) {
@@ -124,7 +124,7 @@ static size_t escaped_len(enum fo_escape mode, const char *s, size_t n)
 }
 
 /* Writes the escaped s into dst, which has room for it; returns bytes written. */
-static size_t escape_into(enum fo_escape mode, char *dst, const char *s, size_t n)
+static size_t escape_into(enum fan_escape mode, char *dst, const char *s, size_t n)
 {
 	const uint8_t *len_of = escape_len[mode];
 	char *o = dst;
@@ -140,10 +140,10 @@ static size_t escape_into(enum fo_escape mode, char *dst, const char *s, size_t 
 
 /* ---- compile ------------------------------------------------------------- */
 
-static int fail(struct fo_template_error *err, int rc, size_t pos, const char *fmt, ...)
+static int fail(struct fan_template_error *err, int rc, size_t pos, const char *fmt, ...)
 	__attribute__((format(printf, 4, 5)));
 
-static int fail(struct fo_template_error *err, int rc, size_t pos, const char *fmt, ...)
+static int fail(struct fan_template_error *err, int rc, size_t pos, const char *fmt, ...)
 {
 	if (err) {
 		va_list ap;
@@ -221,16 +221,16 @@ static bool same(const char *a, size_t alen, const char *b, size_t blen)
 
 /* Kind and key of name[0..n), checked; 0 or an error. */
 static int classify(const char *text, uint32_t off, uint32_t n, struct cvar *cv,
-		    struct fo_template_error *err)
+		    struct fan_template_error *err)
 {
 	const char *name = text + off;
 	cv->name_off = off;
 	cv->name_len = n;
-	cv->kind = FO_TEMPLATE_VAR_ATTR;
+	cv->kind = FAN_TEMPLATE_VAR_ATTR;
 	cv->key_off = off;
 	cv->key_len = n;
 	if (n >= 4 && memcmp(name, "row.", 4) == 0) {
-		cv->kind = FO_TEMPLATE_VAR_ROW;
+		cv->kind = FAN_TEMPLATE_VAR_ROW;
 		cv->key_off = off + 4;
 		cv->key_len = n - 4;
 		if (cv->key_len == 0)
@@ -238,17 +238,17 @@ static int classify(const char *text, uint32_t off, uint32_t n, struct cvar *cv,
 	} else {
 		for (size_t b = 0; b < sizeof(builtin_names) / sizeof(builtin_names[0]); b++)
 			if (same(name, n, builtin_names[b], strlen(builtin_names[b])))
-				cv->kind = FO_TEMPLATE_VAR_BUILTIN;
+				cv->kind = FAN_TEMPLATE_VAR_BUILTIN;
 	}
-	if (cv->key_len > FO_TEMPLATE_NAME_BYTES_MAX)
-		return fail(err, -EINVAL, cv->key_off + FO_TEMPLATE_NAME_BYTES_MAX,
-			    "name longer than %u bytes", FO_TEMPLATE_NAME_BYTES_MAX);
+	if (cv->key_len > FAN_TEMPLATE_NAME_BYTES_MAX)
+		return fail(err, -EINVAL, cv->key_off + FAN_TEMPLATE_NAME_BYTES_MAX,
+			    "name longer than %u bytes", FAN_TEMPLATE_NAME_BYTES_MAX);
 	return 0;
 }
 
 /* The slot of cv given known; 0 or -ENOENT. extra counts attributes given slots past known. */
-static int resolve(const char *text, struct cvar *cv, const struct fo_template_vars *known,
-		   uint32_t *extra, uint32_t nvars, struct fo_template_error *err)
+static int resolve(const char *text, struct cvar *cv, const struct fan_template_vars *known,
+		   uint32_t *extra, uint32_t nvars, struct fan_template_error *err)
 {
 	const char *name = text + cv->name_off;
 	if (!known) {
@@ -261,7 +261,7 @@ static int resolve(const char *text, struct cvar *cv, const struct fo_template_v
 			return 0;
 		}
 	}
-	if (cv->kind == FO_TEMPLATE_VAR_ATTR && known->any_attr) {
+	if (cv->kind == FAN_TEMPLATE_VAR_ATTR && known->any_attr) {
 		cv->slot = known->count + (*extra)++;
 		return 0;
 	}
@@ -269,23 +269,23 @@ static int resolve(const char *text, struct cvar *cv, const struct fo_template_v
 		    name);
 }
 
-int fo_template_compile(const char *text, size_t len, const struct fo_template_vars *known,
-			struct fo_template **out, struct fo_template_error *err)
+int fan_template_compile(const char *text, size_t len, const struct fan_template_vars *known,
+			struct fan_template **out, struct fan_template_error *err)
 {
-	struct ph ph[FO_TEMPLATE_PLACEHOLDERS_MAX + 1];
-	struct cvar cvar[FO_TEMPLATE_PLACEHOLDERS_MAX];
+	struct ph ph[FAN_TEMPLATE_PLACEHOLDERS_MAX + 1];
+	struct cvar cvar[FAN_TEMPLATE_PLACEHOLDERS_MAX];
 	uint32_t n = 0, nvars = 0, extra = 0;
 	char *raw;
 	size_t raw_len = 0, i = 0, bad;
 	int rc;
 
 	*out = NULL;
-	if (len > FO_TEMPLATE_BYTES_MAX)
-		return fail(err, -E2BIG, FO_TEMPLATE_BYTES_MAX, "template longer than %u bytes",
-			    FO_TEMPLATE_BYTES_MAX);
-	if (known && known->count > FO_TEMPLATE_SLOTS_MAX - FO_TEMPLATE_PLACEHOLDERS_MAX)
+	if (len > FAN_TEMPLATE_BYTES_MAX)
+		return fail(err, -E2BIG, FAN_TEMPLATE_BYTES_MAX, "template longer than %u bytes",
+			    FAN_TEMPLATE_BYTES_MAX);
+	if (known && known->count > FAN_TEMPLATE_SLOTS_MAX - FAN_TEMPLATE_PLACEHOLDERS_MAX)
 		return fail(err, -E2BIG, 0, "more than %u known variables",
-			    FO_TEMPLATE_SLOTS_MAX - FO_TEMPLATE_PLACEHOLDERS_MAX);
+			    FAN_TEMPLATE_SLOTS_MAX - FAN_TEMPLATE_PLACEHOLDERS_MAX);
 	bad = utf8_bad_at((const unsigned char *)text, len);
 	if (bad < len)
 		return fail(err, -EINVAL, bad, "invalid UTF-8");
@@ -312,9 +312,9 @@ int fo_template_compile(const char *text, size_t len, const struct fo_template_v
 		}
 		/* a placeholder at i */
 		size_t open = i, name = i + 2, j = name;
-		if (n == FO_TEMPLATE_PLACEHOLDERS_MAX) {
+		if (n == FAN_TEMPLATE_PLACEHOLDERS_MAX) {
 			rc = fail(err, -E2BIG, open, "more than %u placeholders",
-				  FO_TEMPLATE_PLACEHOLDERS_MAX);
+				  FAN_TEMPLATE_PLACEHOLDERS_MAX);
 			goto out_free_raw;
 		}
 		while (j < len && name_char((unsigned char)text[j]))
@@ -380,21 +380,21 @@ int fo_template_compile(const char *text, size_t len, const struct fo_template_v
 	ph[n].def_off = ph[n].def_len = 0;
 
 	/* sizes, then one allocation */
-	size_t mode_bytes[FO_ESCAPE_COUNT], keys_bytes = 0, total;
-	for (int m = 0; m < FO_ESCAPE_COUNT; m++) {
+	size_t mode_bytes[FAN_ESCAPE_COUNT], keys_bytes = 0, total;
+	for (int m = 0; m < FAN_ESCAPE_COUNT; m++) {
 		mode_bytes[m] = escaped_len(m, raw, raw_len);
 		for (uint32_t k = 0; k < n; k++)
 			mode_bytes[m] += escaped_len(m, text + ph[k].def_off, ph[k].def_len);
 	}
 	for (uint32_t v = 0; v < nvars; v++)
 		keys_bytes += cvar[v].key_len;
-	total = sizeof(struct fo_template) + FO_ESCAPE_COUNT * (n + 1) * sizeof(struct fo_piece) +
-		nvars * sizeof(struct fo_template_var);
-	for (int m = 0; m < FO_ESCAPE_COUNT; m++)
+	total = sizeof(struct fan_template) + FAN_ESCAPE_COUNT * (n + 1) * sizeof(struct fan_piece) +
+		nvars * sizeof(struct fan_template_var);
+	for (int m = 0; m < FAN_ESCAPE_COUNT; m++)
 		total += mode_bytes[m];
 	total += keys_bytes;
 
-	struct fo_template *t = alloc_fails() ? NULL : calloc(1, total);
+	struct fan_template *t = alloc_fails() ? NULL : calloc(1, total);
 	if (!t) {
 		rc = fail(err, -ENOMEM, 0, "out of memory");
 		goto out_free_raw;
@@ -402,18 +402,18 @@ int fo_template_compile(const char *text, size_t len, const struct fo_template_v
 	char *cur = (char *)(t + 1);
 	t->placeholders = n;
 	t->nvars = nvars;
-	t->var = (struct fo_template_var *)cur; /* first: it holds pointers */
-	cur += nvars * sizeof(struct fo_template_var);
-	for (int m = 0; m < FO_ESCAPE_COUNT; m++) {
-		t->piece[m] = (struct fo_piece *)cur;
-		cur += (n + 1) * sizeof(struct fo_piece);
+	t->var = (struct fan_template_var *)cur; /* first: it holds pointers */
+	cur += nvars * sizeof(struct fan_template_var);
+	for (int m = 0; m < FAN_ESCAPE_COUNT; m++) {
+		t->piece[m] = (struct fan_piece *)cur;
+		cur += (n + 1) * sizeof(struct fan_piece);
 	}
-	for (int m = 0; m < FO_ESCAPE_COUNT; m++) {
+	for (int m = 0; m < FAN_ESCAPE_COUNT; m++) {
 		char *base = cur;
 		size_t at = 0;
 		t->bytes[m] = base;
 		for (uint32_t k = 0; k <= n; k++) {
-			struct fo_piece *pc = &t->piece[m][k];
+			struct fan_piece *pc = &t->piece[m][k];
 			pc->lit_off = (uint32_t)at;
 			pc->lit_len = (uint32_t)escape_into(m, base + at, raw + ph[k].lit_begin,
 							    ph[k].lit_end - ph[k].lit_begin);
@@ -430,7 +430,7 @@ int fo_template_compile(const char *text, size_t len, const struct fo_template_v
 	for (uint32_t v = 0; v < nvars; v++) {
 		ALWAYS(cvar[v].slot < t->nslots);
 		memcpy(cur, text + cvar[v].key_off, cvar[v].key_len);
-		t->var[v] = (struct fo_template_var){
+		t->var[v] = (struct fan_template_var){
 			.slot = (uint16_t)cvar[v].slot,
 			.kind = cvar[v].kind,
 			.key_len = (uint8_t)cvar[v].key_len,
@@ -446,22 +446,22 @@ out_free_raw:
 	return rc;
 }
 
-void fo_template_free(struct fo_template *t)
+void fan_template_free(struct fan_template *t)
 {
 	free(t);
 }
 
-uint32_t fo_template_slot_count(const struct fo_template *t)
+uint32_t fan_template_slot_count(const struct fan_template *t)
 {
 	return t->nslots;
 }
 
-uint32_t fo_template_var_count(const struct fo_template *t)
+uint32_t fan_template_var_count(const struct fan_template *t)
 {
 	return t->nvars;
 }
 
-const struct fo_template_var *fo_template_var(const struct fo_template *t, uint32_t i)
+const struct fan_template_var *fan_template_var(const struct fan_template *t, uint32_t i)
 {
 	ALWAYS(i < t->nvars);
 	return &t->var[i];
@@ -480,10 +480,10 @@ static inline size_t put(char *out, size_t cap, size_t pos, const char *s, size_
 	return pos + n;
 }
 
-static size_t put_escaped(enum fo_escape mode, char *out, size_t cap, size_t pos, const char *s,
+static size_t put_escaped(enum fan_escape mode, char *out, size_t cap, size_t pos, const char *s,
 			  size_t n)
 {
-	if (mode == FO_ESCAPE_NONE)
+	if (mode == FAN_ESCAPE_NONE)
 		return put(out, cap, pos, s, n);
 	if (pos <= cap && n <= (cap - pos) / escape_growth_max[mode])
 		return pos + escape_into(mode, out + pos, s, n);
@@ -498,11 +498,11 @@ static size_t put_escaped(enum fo_escape mode, char *out, size_t cap, size_t pos
 	return pos;
 }
 
-size_t fo_template_render(const struct fo_template *t, const struct fo_template_values *v,
-			  enum fo_escape mode, char *out, size_t cap)
+size_t fan_template_render(const struct fan_template *t, const struct fan_template_values *v,
+			  enum fan_escape mode, char *out, size_t cap)
 {
-	ALWAYS((unsigned)mode < FO_ESCAPE_COUNT);
-	const struct fo_piece *p = t->piece[mode];
+	ALWAYS((unsigned)mode < FAN_ESCAPE_COUNT);
+	const struct fan_piece *p = t->piece[mode];
 	const char *b = t->bytes[mode];
 	size_t pos = 0;
 	for (uint32_t i = 0;; i++) {
@@ -510,7 +510,7 @@ size_t fo_template_render(const struct fo_template *t, const struct fo_template_
 		if (i == t->placeholders)
 			break;
 		uint32_t slot = p[i].slot;
-		const struct fo_template_value *val = v && slot < v->count ? &v->value[slot] : NULL;
+		const struct fan_template_value *val = v && slot < v->count ? &v->value[slot] : NULL;
 		if (val && val->ptr && val->len)
 			pos = put_escaped(mode, out, cap, pos, val->ptr, val->len);
 		else
@@ -534,7 +534,7 @@ static inline bool alpha(unsigned char c)
 static bool locale_valid(const char *s, size_t n)
 {
 	size_t i = 0, part;
-	if (n > FO_TEMPLATE_LOCALE_BYTES_MAX)
+	if (n > FAN_TEMPLATE_LOCALE_BYTES_MAX)
 		return false;
 	while (i < n && alpha((unsigned char)s[i]))
 		i++;
@@ -552,11 +552,11 @@ static bool locale_valid(const char *s, size_t n)
 	return true;
 }
 
-static const struct fo_template_variant *find(const struct fo_template_set *s, unsigned channel,
+static const struct fan_template_variant *find(const struct fan_template_set *s, unsigned channel,
 					      const char *locale, size_t n)
 {
 	for (uint32_t i = 0; i < s->count; i++) {
-		const struct fo_template_variant *v = &s->variant[i];
+		const struct fan_template_variant *v = &s->variant[i];
 		if (v->channel != channel || v->locale_len != n)
 			continue;
 		size_t k = 0;
@@ -568,17 +568,17 @@ static const struct fo_template_variant *find(const struct fo_template_set *s, u
 	return NULL;
 }
 
-int fo_template_set_add(struct fo_template_set *s, unsigned channel, const char *locale,
-			size_t locale_len, const struct fo_template *t)
+int fan_template_set_add(struct fan_template_set *s, unsigned channel, const char *locale,
+			size_t locale_len, const struct fan_template *t)
 {
 	ALWAYS(t != NULL);
 	if (channel > UINT8_MAX || (locale_len && !locale_valid(locale, locale_len)))
 		return -EINVAL;
 	if (find(s, channel, locale, locale_len))
 		return -EEXIST;
-	if (s->count == FO_TEMPLATE_VARIANTS_MAX)
+	if (s->count == FAN_TEMPLATE_VARIANTS_MAX)
 		return -ENOSPC;
-	struct fo_template_variant *v = &s->variant[s->count++];
+	struct fan_template_variant *v = &s->variant[s->count++];
 	v->t = t;
 	v->channel = (uint8_t)channel;
 	v->locale_len = (uint8_t)locale_len;
@@ -587,13 +587,13 @@ int fo_template_set_add(struct fo_template_set *s, unsigned channel, const char 
 	return 0;
 }
 
-const struct fo_template *fo_template_set_pick(const struct fo_template_set *s, unsigned channel,
+const struct fan_template *fan_template_set_pick(const struct fan_template_set *s, unsigned channel,
 					       const char *locale, size_t locale_len)
 {
-	const unsigned channels[2] = { channel, FO_TEMPLATE_CHANNEL_ANY };
-	const struct fo_template_variant *v;
+	const unsigned channels[2] = { channel, FAN_TEMPLATE_CHANNEL_ANY };
+	const struct fan_template_variant *v;
 
-	if (locale_len > FO_TEMPLATE_LOCALE_BYTES_MAX)
+	if (locale_len > FAN_TEMPLATE_LOCALE_BYTES_MAX)
 		locale_len = 0; /* no variant has it, nor any prefix worth trusting */
 	for (int c = 0; c < 2; c++) {
 		size_t n = locale_len;

@@ -148,7 +148,7 @@ static void put_json(struct wr *w, const char *s)
 	put_byte(w, '"');
 }
 
-size_t fo_json_escape(char *dst, size_t cap, const char *src)
+size_t fan_json_escape(char *dst, size_t cap, const char *src)
 {
 	struct wr w = { .p = dst, .cap = cap };
 	char e[6];
@@ -159,7 +159,7 @@ size_t fo_json_escape(char *dst, size_t cap, const char *src)
 }
 
 /* ["t0","t1",...] */
-static void put_json_tokens(struct wr *w, const struct fo_req *r)
+static void put_json_tokens(struct wr *w, const struct fan_req *r)
 {
 	put_byte(w, '[');
 	for (size_t i = 0; i < r->n; i++) {
@@ -171,7 +171,7 @@ static void put_json_tokens(struct wr *w, const struct fo_req *r)
 }
 
 /* t0,t1,... form-encoded, the commas kept when keep_commas */
-static void put_form_tokens(struct wr *w, const struct fo_req *r, bool keep_commas)
+static void put_form_tokens(struct wr *w, const struct fan_req *r, bool keep_commas)
 {
 	for (size_t i = 0; i < r->n; i++) {
 		if (i)
@@ -182,9 +182,9 @@ static void put_form_tokens(struct wr *w, const struct fo_req *r, bool keep_comm
 
 /* ---- request bodies ------------------------------------------------------ */
 
-static void body_huawei(struct wr *w, const struct fo_req *r)
+static void body_huawei(struct wr *w, const struct fan_req *r)
 {
-	const struct fo_msg *m = r->msg;
+	const struct fan_msg *m = r->msg;
 
 	put_s(w, "{\"validate_only\":false,\"message\":{\"notification\":{\"title\":");
 	put_json(w, m->title);
@@ -205,9 +205,9 @@ static void body_huawei(struct wr *w, const struct fo_req *r)
 	put_s(w, "}}");
 }
 
-static void body_xiaomi(struct wr *w, const struct fo_req *r)
+static void body_xiaomi(struct wr *w, const struct fan_req *r)
 {
-	const struct fo_msg *m = r->msg;
+	const struct fan_msg *m = r->msg;
 
 	put_s(w, "restricted_package_name=");
 	put_form(w, r->cred->package);
@@ -227,9 +227,9 @@ static void body_xiaomi(struct wr *w, const struct fo_req *r)
 	}
 }
 
-static void body_oppo(struct wr *w, const struct fo_req *r)
+static void body_oppo(struct wr *w, const struct fan_req *r)
 {
-	const struct fo_msg *m = r->msg;
+	const struct fan_msg *m = r->msg;
 
 	put_s(w, "auth_token=");
 	put_form(w, r->cred->secret);
@@ -255,9 +255,9 @@ static void body_oppo(struct wr *w, const struct fo_req *r)
 	w->form = false;
 }
 
-static void body_vivo_save(struct wr *w, const struct fo_req *r)
+static void body_vivo_save(struct wr *w, const struct fan_req *r)
 {
-	const struct fo_msg *m = r->msg;
+	const struct fan_msg *m = r->msg;
 
 	put_s(w, "{\"appId\":");
 	put_json(w, r->cred->app_id);
@@ -274,7 +274,7 @@ static void body_vivo_save(struct wr *w, const struct fo_req *r)
 	put_byte(w, '}');
 }
 
-static void body_vivo_push(struct wr *w, const struct fo_req *r)
+static void body_vivo_push(struct wr *w, const struct fan_req *r)
 {
 	put_s(w, "{\"appId\":");
 	put_json(w, r->cred->app_id);
@@ -288,7 +288,7 @@ static void body_vivo_push(struct wr *w, const struct fo_req *r)
 }
 
 /* SendSms parameters in byte order of their names (the signing order) */
-static void body_sms(struct wr *w, const struct fo_req *r)
+static void body_sms(struct wr *w, const struct fan_req *r)
 {
 	put_s(w, "AccessKeyId=");
 	put_form(w, r->cred->secret);
@@ -312,9 +312,9 @@ static void body_sms(struct wr *w, const struct fo_req *r)
 	put_form(w, r->signature);
 }
 
-static void body_webhook(struct wr *w, const struct fo_req *r)
+static void body_webhook(struct wr *w, const struct fan_req *r)
 {
-	const struct fo_msg *m = r->msg;
+	const struct fan_msg *m = r->msg;
 
 	put_s(w, "{\"herald\":1,");
 	if (r->request_id) {
@@ -337,7 +337,7 @@ static void body_webhook(struct wr *w, const struct fo_req *r)
 
 /* ---- request lines and auth headers -------------------------------------- */
 
-static void head_huawei(struct wr *w, const struct fo_req *r)
+static void head_huawei(struct wr *w, const struct fan_req *r)
 {
 	put_s(w, "POST /v1/");
 	put_form(w, r->cred->app_id);
@@ -348,7 +348,7 @@ static void head_huawei(struct wr *w, const struct fo_req *r)
 	put_s(w, "\r\n");
 }
 
-static void head_xiaomi(struct wr *w, const struct fo_req *r)
+static void head_xiaomi(struct wr *w, const struct fan_req *r)
 {
 	put_s(w, "POST /v3/message/regid HTTP/1.1\r\nHost: ");
 	put_s(w, r->cred->host);
@@ -357,14 +357,14 @@ static void head_xiaomi(struct wr *w, const struct fo_req *r)
 	put_s(w, "\r\n");
 }
 
-static void head_oppo(struct wr *w, const struct fo_req *r)
+static void head_oppo(struct wr *w, const struct fan_req *r)
 {
 	put_s(w, "POST /server/v1/message/notification/unicast_batch HTTP/1.1\r\nHost: ");
 	put_s(w, r->cred->host);
 	put_s(w, "\r\n");
 }
 
-static void head_vivo(struct wr *w, const struct fo_req *r, const char *path)
+static void head_vivo(struct wr *w, const struct fan_req *r, const char *path)
 {
 	put_s(w, "POST ");
 	put_s(w, path);
@@ -375,24 +375,24 @@ static void head_vivo(struct wr *w, const struct fo_req *r, const char *path)
 	put_s(w, "\r\n");
 }
 
-static void head_vivo_save(struct wr *w, const struct fo_req *r)
+static void head_vivo_save(struct wr *w, const struct fan_req *r)
 {
 	head_vivo(w, r, "/message/saveListPayload");
 }
 
-static void head_vivo_push(struct wr *w, const struct fo_req *r)
+static void head_vivo_push(struct wr *w, const struct fan_req *r)
 {
 	head_vivo(w, r, "/message/pushToList");
 }
 
-static void head_sms(struct wr *w, const struct fo_req *r)
+static void head_sms(struct wr *w, const struct fan_req *r)
 {
 	put_s(w, "POST / HTTP/1.1\r\nHost: ");
 	put_s(w, r->cred->host);
 	put_s(w, "\r\n");
 }
 
-static void head_webhook(struct wr *w, const struct fo_req *r)
+static void head_webhook(struct wr *w, const struct fan_req *r)
 {
 	put_s(w, "POST ");
 	put_s(w, r->cred->path ? r->cred->path : "/");
@@ -407,86 +407,86 @@ static void head_webhook(struct wr *w, const struct fo_req *r)
 
 struct code_row {
 	const char *code;
-	enum fo_outcome outcome;
+	enum fan_outcome outcome;
 };
 
 static const struct code_row huawei_codes[] = {
-	{ "80000000", FO_OUT_SENT },        { "80100001", FO_OUT_BAD_REQUEST },
-	{ "80100003", FO_OUT_BAD_REQUEST }, { "80100004", FO_OUT_BAD_REQUEST },
-	{ "80100016", FO_OUT_BAD_REQUEST }, { "80200001", FO_OUT_AUTH },
-	{ "80200003", FO_OUT_AUTH },        { "80300002", FO_OUT_AUTH },
-	{ "80300007", FO_OUT_INVALID_TOKEN }, { "80300008", FO_OUT_BAD_REQUEST },
-	{ "80300010", FO_OUT_BAD_REQUEST }, { "80600003", FO_OUT_RETRY },
-	{ "81000001", FO_OUT_RETRY },       { NULL, 0 },
+	{ "80000000", FAN_OUT_SENT },        { "80100001", FAN_OUT_BAD_REQUEST },
+	{ "80100003", FAN_OUT_BAD_REQUEST }, { "80100004", FAN_OUT_BAD_REQUEST },
+	{ "80100016", FAN_OUT_BAD_REQUEST }, { "80200001", FAN_OUT_AUTH },
+	{ "80200003", FAN_OUT_AUTH },        { "80300002", FAN_OUT_AUTH },
+	{ "80300007", FAN_OUT_INVALID_TOKEN }, { "80300008", FAN_OUT_BAD_REQUEST },
+	{ "80300010", FAN_OUT_BAD_REQUEST }, { "80600003", FAN_OUT_RETRY },
+	{ "81000001", FAN_OUT_RETRY },       { NULL, 0 },
 };
 
 static const struct code_row xiaomi_codes[] = {
-	{ "0", FO_OUT_SENT },          { "21301", FO_OUT_AUTH },      { "22006", FO_OUT_AUTH },
-	{ "10001", FO_OUT_RETRY },     { "10002", FO_OUT_RETRY },     { "10003", FO_OUT_RETRY },
-	{ "10009", FO_OUT_RETRY },     { "10004", FO_OUT_RETRY },     { "10022", FO_OUT_RETRY },
-	{ "10023", FO_OUT_RETRY },     { "10024", FO_OUT_RETRY },     { "20301", FO_OUT_INVALID_TOKEN },
-	{ "200001", FO_OUT_QUOTA },    { "200002", FO_OUT_QUOTA },    { NULL, 0 },
+	{ "0", FAN_OUT_SENT },          { "21301", FAN_OUT_AUTH },      { "22006", FAN_OUT_AUTH },
+	{ "10001", FAN_OUT_RETRY },     { "10002", FAN_OUT_RETRY },     { "10003", FAN_OUT_RETRY },
+	{ "10009", FAN_OUT_RETRY },     { "10004", FAN_OUT_RETRY },     { "10022", FAN_OUT_RETRY },
+	{ "10023", FAN_OUT_RETRY },     { "10024", FAN_OUT_RETRY },     { "20301", FAN_OUT_INVALID_TOKEN },
+	{ "200001", FAN_OUT_QUOTA },    { "200002", FAN_OUT_QUOTA },    { NULL, 0 },
 };
 
 static const struct code_row oppo_codes[] = {
-	{ "0", FO_OUT_SENT },  { "-1", FO_OUT_RETRY }, { "-2", FO_OUT_RETRY },
-	{ "11", FO_OUT_AUTH }, { "12", FO_OUT_BAD_REQUEST }, { "13", FO_OUT_RETRY },
-	{ "14", FO_OUT_AUTH }, { "33", FO_OUT_QUOTA }, { NULL, 0 },
+	{ "0", FAN_OUT_SENT },  { "-1", FAN_OUT_RETRY }, { "-2", FAN_OUT_RETRY },
+	{ "11", FAN_OUT_AUTH }, { "12", FAN_OUT_BAD_REQUEST }, { "13", FAN_OUT_RETRY },
+	{ "14", FAN_OUT_AUTH }, { "33", FAN_OUT_QUOTA }, { NULL, 0 },
 };
 
 static const struct code_row vivo_codes[] = {
-	{ "0", FO_OUT_SENT },      { "10000", FO_OUT_AUTH },  { "10094", FO_OUT_AUTH },
-	{ "10070", FO_OUT_QUOTA }, { "10252", FO_OUT_QUOTA }, { "10254", FO_OUT_QUOTA },
-	{ "10072", FO_OUT_RETRY }, { NULL, 0 },
+	{ "0", FAN_OUT_SENT },      { "10000", FAN_OUT_AUTH },  { "10094", FAN_OUT_AUTH },
+	{ "10070", FAN_OUT_QUOTA }, { "10252", FAN_OUT_QUOTA }, { "10254", FAN_OUT_QUOTA },
+	{ "10072", FAN_OUT_RETRY }, { NULL, 0 },
 };
 
 static const struct code_row sms_codes[] = {
-	{ "OK", FO_OUT_SENT },
-	{ "isv.MOBILE_NUMBER_ILLEGAL", FO_OUT_INVALID_TOKEN },
-	{ "isv.BUSINESS_LIMIT_CONTROL", FO_OUT_RETRY },
-	{ "Throttling.User", FO_OUT_RETRY },
-	{ "Throttling", FO_OUT_RETRY },
-	{ "isp.SYSTEM_ERROR", FO_OUT_RETRY },
-	{ "isv.DAY_LIMIT_CONTROL", FO_OUT_QUOTA },
-	{ "isv.MONTH_LIMIT_CONTROL", FO_OUT_QUOTA },
-	{ "isv.AMOUNT_NOT_ENOUGH", FO_OUT_QUOTA },
-	{ "isv.OUT_OF_SERVICE", FO_OUT_QUOTA },
-	{ "isp.RAM_PERMISSION_DENY", FO_OUT_AUTH },
-	{ "isv.ACCOUNT_NOT_EXISTS", FO_OUT_AUTH },
-	{ "isv.ACCOUNT_ABNORMAL", FO_OUT_AUTH },
-	{ "isv.PRODUCT_UN_SUBSCRIPT", FO_OUT_AUTH },
-	{ "isv.PRODUCT_UNSUBSCRIBE", FO_OUT_AUTH },
-	{ "isv.DENY_IP_RANGE", FO_OUT_AUTH },
-	{ "InvalidAccessKeyId.NotFound", FO_OUT_AUTH },
-	{ "SignatureDoesNotMatch", FO_OUT_AUTH },
+	{ "OK", FAN_OUT_SENT },
+	{ "isv.MOBILE_NUMBER_ILLEGAL", FAN_OUT_INVALID_TOKEN },
+	{ "isv.BUSINESS_LIMIT_CONTROL", FAN_OUT_RETRY },
+	{ "Throttling.User", FAN_OUT_RETRY },
+	{ "Throttling", FAN_OUT_RETRY },
+	{ "isp.SYSTEM_ERROR", FAN_OUT_RETRY },
+	{ "isv.DAY_LIMIT_CONTROL", FAN_OUT_QUOTA },
+	{ "isv.MONTH_LIMIT_CONTROL", FAN_OUT_QUOTA },
+	{ "isv.AMOUNT_NOT_ENOUGH", FAN_OUT_QUOTA },
+	{ "isv.OUT_OF_SERVICE", FAN_OUT_QUOTA },
+	{ "isp.RAM_PERMISSION_DENY", FAN_OUT_AUTH },
+	{ "isv.ACCOUNT_NOT_EXISTS", FAN_OUT_AUTH },
+	{ "isv.ACCOUNT_ABNORMAL", FAN_OUT_AUTH },
+	{ "isv.PRODUCT_UN_SUBSCRIPT", FAN_OUT_AUTH },
+	{ "isv.PRODUCT_UNSUBSCRIBE", FAN_OUT_AUTH },
+	{ "isv.DENY_IP_RANGE", FAN_OUT_AUTH },
+	{ "InvalidAccessKeyId.NotFound", FAN_OUT_AUTH },
+	{ "SignatureDoesNotMatch", FAN_OUT_AUTH },
 	{ NULL, 0 }, /* the isv.* request and content errors fall to bad_request */
 };
 
-static enum fo_outcome code_outcome(const struct code_row *t, const char *code, int http_status)
+static enum fan_outcome code_outcome(const struct code_row *t, const char *code, int http_status)
 {
 	for (; t->code; t++)
 		if (strcmp(t->code, code) == 0)
 			return t->outcome;
-	return http_status >= 500 ? FO_OUT_RETRY : FO_OUT_BAD_REQUEST;
+	return http_status >= 500 ? FAN_OUT_RETRY : FAN_OUT_BAD_REQUEST;
 }
 
 /* ---- answer helpers ------------------------------------------------------------ */
 
-static void set_all(const struct fo_req *r, uint8_t *out, enum fo_outcome o)
+static void set_all(const struct fan_req *r, uint8_t *out, enum fan_outcome o)
 {
 	for (size_t i = 0; i < r->n; i++)
 		out[i] = (uint8_t)o;
 }
 
 /* mark every address equal to tok (n <= 1000: a scan is cheap enough) */
-static void mark(const struct fo_req *r, uint8_t *out, const char *tok, enum fo_outcome o)
+static void mark(const struct fan_req *r, uint8_t *out, const char *tok, enum fan_outcome o)
 {
 	for (size_t i = 0; i < r->n; i++)
 		if (strcmp(r->tokens[i], tok) == 0)
 			out[i] = (uint8_t)o;
 }
 
-static size_t mark_array(const struct fo_req *r, uint8_t *out, json_t *arr, enum fo_outcome o)
+static size_t mark_array(const struct fan_req *r, uint8_t *out, json_t *arr, enum fan_outcome o)
 {
 	size_t i, marked = 0;
 	json_t *v;
@@ -507,9 +507,9 @@ static bool code_text(json_t *obj, const char *key, char *dst)
 	json_t *c = json_object_get(obj, key);
 
 	if (json_is_string(c))
-		snprintf(dst, FO_CODE_BYTES_MAX, "%s", json_string_value(c));
+		snprintf(dst, FAN_CODE_BYTES_MAX, "%s", json_string_value(c));
 	else if (json_is_integer(c))
-		snprintf(dst, FO_CODE_BYTES_MAX, "%lld", (long long)json_integer_value(c));
+		snprintf(dst, FAN_CODE_BYTES_MAX, "%lld", (long long)json_integer_value(c));
 	else
 		return false;
 	return true;
@@ -517,12 +517,12 @@ static bool code_text(json_t *obj, const char *key, char *dst)
 
 /* ---- answer parsers: return the batch outcome, fill out[] ------------------- */
 
-typedef enum fo_outcome (*parse_fn)(const struct fo_req *r, int status, json_t *root, uint8_t *out,
-				    struct fo_answer *ans);
+typedef enum fan_outcome (*parse_fn)(const struct fan_req *r, int status, json_t *root, uint8_t *out,
+				    struct fan_answer *ans);
 
 /* Huawei's list of rejected tokens, in the msg string: v1 "illegal_tokens"
    array, or v3 "illegalTokens" object of arrays by reason. -1: unreadable. */
-static long huawei_illegal(const struct fo_req *r, json_t *root, uint8_t *out)
+static long huawei_illegal(const struct fan_req *r, json_t *root, uint8_t *out)
 {
 	json_t *msg = json_object_get(root, "msg"), *inner, *v;
 	const char *key;
@@ -535,51 +535,51 @@ static long huawei_illegal(const struct fo_req *r, json_t *root, uint8_t *out)
 		json_decref(inner);
 		return -1;
 	}
-	marked += (long)mark_array(r, out, json_object_get(inner, "illegal_tokens"), FO_OUT_INVALID_TOKEN);
+	marked += (long)mark_array(r, out, json_object_get(inner, "illegal_tokens"), FAN_OUT_INVALID_TOKEN);
 	v = json_object_get(inner, "illegalTokens");
 	if (json_is_object(v)) {
 		json_t *arr;
 		json_object_foreach (v, key, arr)
-			marked += (long)mark_array(r, out, arr, FO_OUT_INVALID_TOKEN);
+			marked += (long)mark_array(r, out, arr, FAN_OUT_INVALID_TOKEN);
 	}
 	json_decref(inner);
 	return marked;
 }
 
-static enum fo_outcome parse_huawei(const struct fo_req *r, int status, json_t *root, uint8_t *out,
-				    struct fo_answer *ans)
+static enum fan_outcome parse_huawei(const struct fan_req *r, int status, json_t *root, uint8_t *out,
+				    struct fan_answer *ans)
 {
 	if (!code_text(root, "code", ans->code))
-		return FO_OUT_MALFORMED;
+		return FAN_OUT_MALFORMED;
 	if (strcmp(ans->code, "80100000") == 0) {
-		set_all(r, out, FO_OUT_SENT);
-		return huawei_illegal(r, root, out) < 0 ? FO_OUT_MALFORMED : FO_OUT_SENT;
+		set_all(r, out, FAN_OUT_SENT);
+		return huawei_illegal(r, root, out) < 0 ? FAN_OUT_MALFORMED : FAN_OUT_SENT;
 	}
 	if (strcmp(ans->code, "80300007") == 0) {
-		set_all(r, out, FO_OUT_BAD_REQUEST);
+		set_all(r, out, FAN_OUT_BAD_REQUEST);
 		if (huawei_illegal(r, root, out) <= 0)
-			set_all(r, out, FO_OUT_INVALID_TOKEN);
-		return FO_OUT_INVALID_TOKEN;
+			set_all(r, out, FAN_OUT_INVALID_TOKEN);
+		return FAN_OUT_INVALID_TOKEN;
 	}
-	enum fo_outcome o = code_outcome(huawei_codes, ans->code, status);
+	enum fan_outcome o = code_outcome(huawei_codes, ans->code, status);
 	set_all(r, out, o);
 	return o;
 }
 
-static enum fo_outcome parse_xiaomi(const struct fo_req *r, int status, json_t *root, uint8_t *out,
-				    struct fo_answer *ans)
+static enum fan_outcome parse_xiaomi(const struct fan_req *r, int status, json_t *root, uint8_t *out,
+				    struct fan_answer *ans)
 {
 	json_t *result = json_object_get(root, "result");
 	bool ok = json_is_string(result) && strcmp(json_string_value(result), "ok") == 0;
 
 	if (!code_text(root, "code", ans->code)) {
 		if (!ok)
-			return FO_OUT_MALFORMED;
+			return FAN_OUT_MALFORMED;
 		strcpy(ans->code, "0");
 	}
 	if (ok && strcmp(ans->code, "0") == 0) {
 		json_t *bad = json_object_get(json_object_get(root, "data"), "bad_regids");
-		set_all(r, out, FO_OUT_SENT);
+		set_all(r, out, FAN_OUT_SENT);
 		if (json_is_string(bad)) {
 			char tok[HRL_ADDRESS_BYTES_MAX + 1];
 			const char *s = json_string_value(bad);
@@ -588,31 +588,31 @@ static enum fo_outcome parse_xiaomi(const struct fo_req *r, int status, json_t *
 				if (k < sizeof(tok)) {
 					memcpy(tok, s, k);
 					tok[k] = '\0';
-					mark(r, out, tok, FO_OUT_INVALID_TOKEN);
+					mark(r, out, tok, FAN_OUT_INVALID_TOKEN);
 				}
 				s += k + (s[k] == ',');
 			}
 		}
-		return FO_OUT_SENT;
+		return FAN_OUT_SENT;
 	}
-	enum fo_outcome o = code_outcome(xiaomi_codes, ans->code, status);
-	if (o == FO_OUT_SENT || (o == FO_OUT_INVALID_TOKEN && r->n != 1))
-		o = FO_OUT_BAD_REQUEST; /* "0" with result error; 20301 with several regids */
+	enum fan_outcome o = code_outcome(xiaomi_codes, ans->code, status);
+	if (o == FAN_OUT_SENT || (o == FAN_OUT_INVALID_TOKEN && r->n != 1))
+		o = FAN_OUT_BAD_REQUEST; /* "0" with result error; 20301 with several regids */
 	set_all(r, out, o);
 	return o;
 }
 
-static enum fo_outcome parse_oppo(const struct fo_req *r, int status, json_t *root, uint8_t *out,
-				  struct fo_answer *ans)
+static enum fan_outcome parse_oppo(const struct fan_req *r, int status, json_t *root, uint8_t *out,
+				  struct fan_answer *ans)
 {
 	size_t i;
 	json_t *el;
 
 	if (!code_text(root, "code", ans->code))
-		return FO_OUT_MALFORMED;
-	enum fo_outcome o = code_outcome(oppo_codes, ans->code, status);
+		return FAN_OUT_MALFORMED;
+	enum fan_outcome o = code_outcome(oppo_codes, ans->code, status);
 	set_all(r, out, o);
-	if (o != FO_OUT_SENT)
+	if (o != FAN_OUT_SENT)
 		return o;
 	json_array_foreach (json_object_get(root, "data"), i, el) {
 		json_t *reg = json_object_get(el, "registrationId");
@@ -621,24 +621,24 @@ static enum fo_outcome parse_oppo(const struct fo_req *r, int status, json_t *ro
 			continue;
 		bool invalid = json_is_integer(err) ? json_integer_value(err) == 10000
 						    : json_is_string(err) && strcmp(json_string_value(err), "10000") == 0;
-		mark(r, out, json_string_value(reg), invalid ? FO_OUT_INVALID_TOKEN : FO_OUT_BAD_REQUEST);
+		mark(r, out, json_string_value(reg), invalid ? FAN_OUT_INVALID_TOKEN : FAN_OUT_BAD_REQUEST);
 	}
-	return FO_OUT_SENT;
+	return FAN_OUT_SENT;
 }
 
-static enum fo_outcome parse_vivo(const struct fo_req *r, int status, json_t *root, uint8_t *out,
-				  struct fo_answer *ans)
+static enum fan_outcome parse_vivo(const struct fan_req *r, int status, json_t *root, uint8_t *out,
+				  struct fan_answer *ans)
 {
 	size_t i;
 	json_t *el;
 
 	if (!code_text(root, "result", ans->code))
-		return FO_OUT_MALFORMED;
-	enum fo_outcome o = code_outcome(vivo_codes, ans->code, status);
+		return FAN_OUT_MALFORMED;
+	enum fan_outcome o = code_outcome(vivo_codes, ans->code, status);
 	set_all(r, out, o);
-	if (o != FO_OUT_SENT)
+	if (o != FAN_OUT_SENT)
 		return o;
-	if (r->call == FO_CALL_VIVO_SAVE) {
+	if (r->call == FAN_CALL_VIVO_SAVE) {
 		json_t *t = json_object_get(root, "taskId");
 		if (json_is_integer(t))
 			snprintf(ans->task_id, sizeof(ans->task_id), "%lld", (long long)json_integer_value(t));
@@ -646,44 +646,44 @@ static enum fo_outcome parse_vivo(const struct fo_req *r, int status, json_t *ro
 			 json_string_length(t) < sizeof(ans->task_id))
 			snprintf(ans->task_id, sizeof(ans->task_id), "%s", json_string_value(t));
 		else
-			return FO_OUT_MALFORMED;
-		return FO_OUT_SENT;
+			return FAN_OUT_MALFORMED;
+		return FAN_OUT_SENT;
 	}
 	json_array_foreach (json_object_get(root, "invalidUsers"), i, el) {
 		json_t *u = json_object_get(el, "userid");
 		if (json_is_string(u))
-			mark(r, out, json_string_value(u), FO_OUT_INVALID_TOKEN);
+			mark(r, out, json_string_value(u), FAN_OUT_INVALID_TOKEN);
 	}
-	return FO_OUT_SENT;
+	return FAN_OUT_SENT;
 }
 
-static enum fo_outcome parse_sms(const struct fo_req *r, int status, json_t *root, uint8_t *out,
-				 struct fo_answer *ans)
+static enum fan_outcome parse_sms(const struct fan_req *r, int status, json_t *root, uint8_t *out,
+				 struct fan_answer *ans)
 {
 	if (!code_text(root, "Code", ans->code))
-		return FO_OUT_MALFORMED;
-	enum fo_outcome o = code_outcome(sms_codes, ans->code, status);
-	if (o == FO_OUT_INVALID_TOKEN && r->n != 1)
-		o = FO_OUT_BAD_REQUEST; /* the answer does not say which number */
+		return FAN_OUT_MALFORMED;
+	enum fan_outcome o = code_outcome(sms_codes, ans->code, status);
+	if (o == FAN_OUT_INVALID_TOKEN && r->n != 1)
+		o = FAN_OUT_BAD_REQUEST; /* the answer does not say which number */
 	set_all(r, out, o);
 	return o;
 }
 
-static enum fo_outcome parse_webhook(const struct fo_req *r, int status, json_t *root, uint8_t *out,
-				     struct fo_answer *ans)
+static enum fan_outcome parse_webhook(const struct fan_req *r, int status, json_t *root, uint8_t *out,
+				     struct fan_answer *ans)
 {
 	snprintf(ans->code, sizeof(ans->code), "%d", status);
 	if (status >= 200 && status < 300) {
 		if (!json_is_object(root))
-			return FO_OUT_MALFORMED;
+			return FAN_OUT_MALFORMED;
 		json_t *inv = json_object_get(root, "invalid");
 		if (inv && !json_is_array(inv))
-			return FO_OUT_MALFORMED;
-		set_all(r, out, FO_OUT_SENT);
-		mark_array(r, out, inv, FO_OUT_INVALID_TOKEN);
-		return FO_OUT_SENT;
+			return FAN_OUT_MALFORMED;
+		set_all(r, out, FAN_OUT_SENT);
+		mark_array(r, out, inv, FAN_OUT_INVALID_TOKEN);
+		return FAN_OUT_SENT;
 	}
-	enum fo_outcome o = status == 402 ? FO_OUT_QUOTA : FO_OUT_BAD_REQUEST;
+	enum fan_outcome o = status == 402 ? FAN_OUT_QUOTA : FAN_OUT_BAD_REQUEST;
 	set_all(r, out, o);
 	return o;
 }
@@ -704,33 +704,33 @@ enum {
 
 struct call_fmt {
 	const char *content_type;
-	bool tokens;      /* carries addresses (1..FO_BATCH_TOKENS_MAX) */
+	bool tokens;      /* carries addresses (1..FAN_BATCH_TOKENS_MAX) */
 	bool no_commas;   /* addresses joined with commas */
 	unsigned need;
-	void (*head)(struct wr *, const struct fo_req *);
-	void (*body)(struct wr *, const struct fo_req *);
+	void (*head)(struct wr *, const struct fan_req *);
+	void (*body)(struct wr *, const struct fan_req *);
 	parse_fn parse;
 };
 
 static const struct call_fmt calls[] = {
-	[FO_CALL_HUAWEI] = { "application/json; charset=UTF-8", true, false, NEED_AUTH_HEADER | NEED_APP_ID,
+	[FAN_CALL_HUAWEI] = { "application/json; charset=UTF-8", true, false, NEED_AUTH_HEADER | NEED_APP_ID,
 			     head_huawei, body_huawei, parse_huawei },
-	[FO_CALL_XIAOMI] = { "application/x-www-form-urlencoded;charset=UTF-8", true, true,
+	[FAN_CALL_XIAOMI] = { "application/x-www-form-urlencoded;charset=UTF-8", true, true,
 			     NEED_AUTH_HEADER | NEED_PACKAGE, head_xiaomi, body_xiaomi, parse_xiaomi },
-	[FO_CALL_OPPO_BATCH] = { "application/x-www-form-urlencoded;charset=UTF-8", true, false, NEED_SECRET,
+	[FAN_CALL_OPPO_BATCH] = { "application/x-www-form-urlencoded;charset=UTF-8", true, false, NEED_SECRET,
 				 head_oppo, body_oppo, parse_oppo },
-	[FO_CALL_VIVO_SAVE] = { "application/json", false, false,
+	[FAN_CALL_VIVO_SAVE] = { "application/json", false, false,
 				NEED_AUTH_HEADER | NEED_APP_ID | NEED_REQUEST_ID, head_vivo_save,
 				body_vivo_save, parse_vivo },
-	[FO_CALL_VIVO_PUSH] = { "application/json", true, false,
+	[FAN_CALL_VIVO_PUSH] = { "application/json", true, false,
 				NEED_AUTH_HEADER | NEED_APP_ID | NEED_REQUEST_ID | NEED_TASK_ID,
 				head_vivo_push, body_vivo_push, parse_vivo },
-	[FO_CALL_SMS] = { "application/x-www-form-urlencoded", true, true, NEED_SECRET | NEED_SMS, head_sms,
+	[FAN_CALL_SMS] = { "application/x-www-form-urlencoded", true, true, NEED_SECRET | NEED_SMS, head_sms,
 			  body_sms, parse_sms },
-	[FO_CALL_WEBHOOK] = { "application/json", true, false, NEED_AUTH_HEADER | NEED_PATH_OK, head_webhook,
+	[FAN_CALL_WEBHOOK] = { "application/json", true, false, NEED_AUTH_HEADER | NEED_PATH_OK, head_webhook,
 			      body_webhook, parse_webhook },
 };
-_Static_assert(sizeof(calls) / sizeof(calls[0]) == FO_CALL_COUNT, "a row per call");
+_Static_assert(sizeof(calls) / sizeof(calls[0]) == FAN_CALL_COUNT, "a row per call");
 
 /* ---- validation ---------------------------------------------------------------------- */
 
@@ -745,10 +745,10 @@ static bool header_ok(const char *s)
 	return set(s) && !strpbrk(s, "\r\n");
 }
 
-static bool fields_ok(const struct fo_req *r, unsigned need)
+static bool fields_ok(const struct fan_req *r, unsigned need)
 {
-	const struct fo_cred *c = r->cred;
-	const struct fo_msg *m = r->msg;
+	const struct fan_cred *c = r->cred;
+	const struct fan_msg *m = r->msg;
 
 	if (!c || !m || !m->title || !m->body || !header_ok(c->host))
 		return false;
@@ -772,18 +772,18 @@ static bool fields_ok(const struct fo_req *r, unsigned need)
 	return true;
 }
 
-static bool req_ok(const struct fo_req *r)
+static bool req_ok(const struct fan_req *r)
 {
 	const struct call_fmt *f;
 
-	if (!r || (unsigned)r->call >= FO_CALL_COUNT)
+	if (!r || (unsigned)r->call >= FAN_CALL_COUNT)
 		return false;
 	f = &calls[r->call];
 	if (!fields_ok(r, f->need))
 		return false;
 	if (!f->tokens)
 		return r->n == 0;
-	if (r->n == 0 || r->n > FO_BATCH_TOKENS_MAX || !r->tokens)
+	if (r->n == 0 || r->n > FAN_BATCH_TOKENS_MAX || !r->tokens)
 		return false;
 	for (size_t i = 0; i < r->n; i++) {
 		if (!r->tokens[i] || !*r->tokens[i])
@@ -804,7 +804,7 @@ static bool all_space(const char *s, size_t len)
 
 /* ---- public ------------------------------------------------------------------------------ */
 
-ssize_t fo_fmt_request(const struct fo_req *req, char *buf, size_t cap)
+ssize_t fan_fmt_request(const struct fan_req *req, char *buf, size_t cap)
 {
 	struct wr count = { 0 }, w = { .p = buf, .cap = buf ? cap : 0 };
 
@@ -826,54 +826,54 @@ ssize_t fo_fmt_request(const struct fo_req *req, char *buf, size_t cap)
 	return (ssize_t)w.len;
 }
 
-void fo_parse_answer(const struct fo_req *req, int http_status, const char *body, size_t len,
-		     uint8_t *out, struct fo_answer *ans)
+void fan_parse_answer(const struct fan_req *req, int http_status, const char *body, size_t len,
+		     uint8_t *out, struct fan_answer *ans)
 {
-	enum fo_outcome batch;
+	enum fan_outcome batch;
 	json_t *root = NULL;
 
-	ALWAYS(req && (unsigned)req->call < FO_CALL_COUNT && ans);
-	ALWAYS(req->n <= FO_BATCH_TOKENS_MAX && (req->n == 0 || out));
+	ALWAYS(req && (unsigned)req->call < FAN_CALL_COUNT && ans);
+	ALWAYS(req->n <= FAN_BATCH_TOKENS_MAX && (req->n == 0 || out));
 	ALWAYS(body || len == 0);
 	memset(ans, 0, sizeof(*ans));
-	set_all(req, out, FO_OUT_MALFORMED);
+	set_all(req, out, FAN_OUT_MALFORMED);
 	if (body && len > 0)
 		root = json_loadb(body, len, JSON_REJECT_DUPLICATES, NULL);
-	if (req->call == FO_CALL_WEBHOOK && !root && http_status >= 200 && http_status < 300 &&
+	if (req->call == FAN_CALL_WEBHOOK && !root && http_status >= 200 && http_status < 300 &&
 	    all_space(body, len))
 		root = json_object(); /* an empty 2xx body is "all sent" */
 
 	if (http_status < 100 || http_status > 599) {
-		batch = FO_OUT_MALFORMED;
+		batch = FAN_OUT_MALFORMED;
 	} else if (http_status == 429 || http_status == 500 || http_status == 502 || http_status == 503 ||
 		   http_status == 504) {
-		batch = FO_OUT_RETRY;
-		code_text(root, req->call == FO_CALL_SMS ? "Code" : "code", ans->code);
+		batch = FAN_OUT_RETRY;
+		code_text(root, req->call == FAN_CALL_SMS ? "Code" : "code", ans->code);
 		set_all(req, out, batch);
 	} else if (http_status == 401 || http_status == 403) {
-		batch = FO_OUT_AUTH;
-		code_text(root, req->call == FO_CALL_SMS ? "Code" : "code", ans->code);
+		batch = FAN_OUT_AUTH;
+		code_text(root, req->call == FAN_CALL_SMS ? "Code" : "code", ans->code);
 		set_all(req, out, batch);
-	} else if (req->call != FO_CALL_WEBHOOK && !json_is_object(root)) {
-		batch = http_status >= 500 ? FO_OUT_RETRY : FO_OUT_MALFORMED;
+	} else if (req->call != FAN_CALL_WEBHOOK && !json_is_object(root)) {
+		batch = http_status >= 500 ? FAN_OUT_RETRY : FAN_OUT_MALFORMED;
 		set_all(req, out, batch);
 	} else {
 		batch = calls[req->call].parse(req, http_status, root, out, ans);
-		if (batch == FO_OUT_MALFORMED)
+		if (batch == FAN_OUT_MALFORMED)
 			for (size_t i = 0; i < req->n; i++)
-				if (out[i] != FO_OUT_SENT) /* Huawei 80100000 keeps its sent */
-					out[i] = FO_OUT_MALFORMED;
+				if (out[i] != FAN_OUT_SENT) /* Huawei 80100000 keeps its sent */
+					out[i] = FAN_OUT_MALFORMED;
 	}
 	json_decref(root);
 	ans->batch = batch;
 	for (size_t i = 0; i < req->n; i++) {
-		ALWAYS(out[i] < FO_OUT_COUNT);
+		ALWAYS(out[i] < FAN_OUT_COUNT);
 		ans->count[out[i]]++;
 	}
 }
 
-int fo_sms_signature(const char *method, const char *canonical, size_t len, const char *secret,
-		     char out[FO_SMS_SIGNATURE_BYTES])
+int fan_sms_signature(const char *method, const char *canonical, size_t len, const char *secret,
+		     char out[FAN_SMS_SIGNATURE_BYTES])
 {
 	char key[256], chunk[256];
 	unsigned char mac[EVP_MAX_MD_SIZE];
@@ -904,7 +904,7 @@ int fo_sms_signature(const char *method, const char *canonical, size_t len, cons
 	}
 	if (!EVP_MAC_final(ctx, mac, &mac_len, sizeof(mac)) || mac_len != 20)
 		goto out_free;
-	ALWAYS(EVP_EncodeBlock((unsigned char *)out, mac, (int)mac_len) == FO_SMS_SIGNATURE_BYTES - 1);
+	ALWAYS(EVP_EncodeBlock((unsigned char *)out, mac, (int)mac_len) == FAN_SMS_SIGNATURE_BYTES - 1);
 	rc = 0;
 out_free:
 	EVP_MAC_CTX_free(ctx);
@@ -912,19 +912,19 @@ out_free:
 	return rc;
 }
 
-ssize_t fo_fmt_sms_signed(const struct fo_req *req, const char *secret, char *buf, size_t cap)
+ssize_t fan_fmt_sms_signed(const struct fan_req *req, const char *secret, char *buf, size_t cap)
 {
 	static const char sig_key[] = "&Signature=";
-	char sig[FO_SMS_SIGNATURE_BYTES];
-	struct fo_req signed_req;
+	char sig[FAN_SMS_SIGNATURE_BYTES];
+	struct fan_req signed_req;
 	ssize_t n;
 	int rc;
 
-	if (!req || req->call != FO_CALL_SMS)
+	if (!req || req->call != FAN_CALL_SMS)
 		return -EINVAL;
 	signed_req = *req;
 	signed_req.signature = "";
-	n = fo_fmt_request(&signed_req, buf, cap);
+	n = fan_fmt_request(&signed_req, buf, cap);
 	if (n < 0)
 		return n;
 	/* the body ends with "&Signature=" (empty): what precedes it is signed */
@@ -932,21 +932,21 @@ ssize_t fo_fmt_sms_signed(const struct fo_req *req, const char *secret, char *bu
 	ALWAYS(body && (size_t)n >= sizeof(sig_key) - 1 &&
 	       memcmp(buf + n - (sizeof(sig_key) - 1), sig_key, sizeof(sig_key) - 1) == 0);
 	body += 4;
-	rc = fo_sms_signature("POST", body, (size_t)(buf + n - body) - (sizeof(sig_key) - 1), secret, sig);
+	rc = fan_sms_signature("POST", body, (size_t)(buf + n - body) - (sizeof(sig_key) - 1), secret, sig);
 	if (rc < 0)
 		return rc;
 	signed_req.signature = sig;
-	return fo_fmt_request(&signed_req, buf, cap);
+	return fan_fmt_request(&signed_req, buf, cap);
 }
 
-const char *fo_outcome_name(enum fo_outcome o)
+const char *fan_outcome_name(enum fan_outcome o)
 {
 	static const char *const names[] = {
-		[FO_OUT_SENT] = "sent",       [FO_OUT_INVALID_TOKEN] = "invalid_token",
-		[FO_OUT_RETRY] = "retry",     [FO_OUT_QUOTA] = "quota",
-		[FO_OUT_AUTH] = "auth",       [FO_OUT_BAD_REQUEST] = "bad_request",
-		[FO_OUT_MALFORMED] = "malformed",
+		[FAN_OUT_SENT] = "sent",       [FAN_OUT_INVALID_TOKEN] = "invalid_token",
+		[FAN_OUT_RETRY] = "retry",     [FAN_OUT_QUOTA] = "quota",
+		[FAN_OUT_AUTH] = "auth",       [FAN_OUT_BAD_REQUEST] = "bad_request",
+		[FAN_OUT_MALFORMED] = "malformed",
 	};
-	_Static_assert(sizeof(names) / sizeof(names[0]) == FO_OUT_COUNT, "a name per outcome");
-	return (unsigned)o < FO_OUT_COUNT ? names[o] : "?";
+	_Static_assert(sizeof(names) / sizeof(names[0]) == FAN_OUT_COUNT, "a name per outcome");
+	return (unsigned)o < FAN_OUT_COUNT ? names[o] : "?";
 }

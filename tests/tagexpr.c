@@ -30,11 +30,11 @@
 
 /* ---- helpers ------------------------------------------------------------------ */
 
-static struct fo_tagexpr *parse(const char *text)
+static struct fan_tagexpr *parse(const char *text)
 {
-	struct fo_tagexpr *e = NULL;
-	struct fo_tagexpr_error err = { 0 };
-	int rc = fo_tagexpr_parse(text, strlen(text), &e, &err);
+	struct fan_tagexpr *e = NULL;
+	struct fan_tagexpr_error err = { 0 };
+	int rc = fan_tagexpr_parse(text, strlen(text), &e, &err);
 	if (rc) {
 		fprintf(stderr, "parse(\"%.80s\") = %d: %s\n", text, rc, err.message);
 		failures++;
@@ -49,7 +49,7 @@ static int cmp_str(const void *a, const void *b)
 }
 
 /* Does e match a user holding names[0..n)? The names are sorted first. */
-static bool match_names(const struct fo_tagexpr *e, const char **names, uint32_t n)
+static bool match_names(const struct fan_tagexpr *e, const char **names, uint32_t n)
 {
 	const char *sorted[300];
 	struct sto_bytes tags[300];
@@ -59,8 +59,8 @@ static bool match_names(const struct fo_tagexpr *e, const char **names, uint32_t
 	qsort(sorted, n, sizeof(sorted[0]), cmp_str);
 	for (uint32_t i = 0; i < n; i++)
 		tags[i] = (struct sto_bytes){ .p = sorted[i], .len = (uint16_t)strlen(sorted[i]) };
-	struct fo_tagset set = { .tags = tags, .count = n };
-	return fo_tagexpr_match(e, &set);
+	struct fan_tagset set = { .tags = tags, .count = n };
+	return fan_tagexpr_match(e, &set);
 }
 
 /* The truth table of text over the tags a, b, c: bit m is the answer for
@@ -68,7 +68,7 @@ static bool match_names(const struct fo_tagexpr *e, const char **names, uint32_t
 static unsigned truth(const char *text)
 {
 	static const char *abc[3] = { "a", "b", "c" };
-	struct fo_tagexpr *e = parse(text);
+	struct fan_tagexpr *e = parse(text);
 	unsigned table = 0;
 
 	if (!e)
@@ -81,7 +81,7 @@ static unsigned truth(const char *text)
 				names[n++] = abc[i];
 		table |= (unsigned)match_names(e, names, n) << m;
 	}
-	fo_tagexpr_free(e);
+	fan_tagexpr_free(e);
 	return table;
 }
 
@@ -94,9 +94,9 @@ static unsigned truth(const char *text)
 static void expect_error(const char *text, size_t len, int rc_want, uint32_t offset,
 			 const char *message)
 {
-	struct fo_tagexpr *e = (struct fo_tagexpr *)&e; /* must be set to NULL */
-	struct fo_tagexpr_error err = { 0 };
-	int rc = fo_tagexpr_parse(text, len, &e, &err);
+	struct fan_tagexpr *e = (struct fan_tagexpr *)&e; /* must be set to NULL */
+	struct fan_tagexpr_error err = { 0 };
+	int rc = fan_tagexpr_parse(text, len, &e, &err);
 
 	if (rc != rc_want || e != NULL || err.offset != offset || strcmp(err.message, message) != 0) {
 		fprintf(stderr, "error for \"%.60s\": rc %d offset %u \"%s\", want %d %u \"%s\"\n",
@@ -152,21 +152,21 @@ static void test_keyword_case_and_quotes(void)
 	CHECK(truth("\"a\"AND\"b\"") == (A & B));
 
 	/* A quoted keyword is a tag; tags are case-sensitive. */
-	struct fo_tagexpr *e = parse("\"and\" OR \"NOT\"");
+	struct fan_tagexpr *e = parse("\"and\" OR \"NOT\"");
 	const char *u_and[] = { "and" }, *u_AND[] = { "AND" }, *u_NOT[] = { "NOT" }, *u_not[] = { "not" };
 	if (e) {
 		CHECK(match_names(e, u_and, 1));
 		CHECK(!match_names(e, u_AND, 1));
 		CHECK(match_names(e, u_NOT, 1));
 		CHECK(!match_names(e, u_not, 1));
-		fo_tagexpr_free(e);
+		fan_tagexpr_free(e);
 	}
 	e = parse("VIP AND NOT vip");
 	const char *u_VIP[] = { "VIP" }, *u_both[] = { "VIP", "vip" };
 	if (e) {
 		CHECK(match_names(e, u_VIP, 1));
 		CHECK(!match_names(e, u_both, 2));
-		fo_tagexpr_free(e);
+		fan_tagexpr_free(e);
 	}
 	/* Every tag byte, and words that only start like keywords. */
 	e = parse("Az09_-.:x AND android AND ord AND notify");
@@ -174,7 +174,7 @@ static void test_keyword_case_and_quotes(void)
 	if (e) {
 		CHECK(match_names(e, u_all, 4));
 		CHECK(!match_names(e, u_all, 3));
-		fo_tagexpr_free(e);
+		fan_tagexpr_free(e);
 	}
 }
 
@@ -206,8 +206,8 @@ static void test_errors(void)
 	expect_error("a OR \"\"", 7, -EINVAL, 5, "empty tag at 5");
 
 	/* err may be NULL. */
-	struct fo_tagexpr *e = NULL;
-	CHECK(fo_tagexpr_parse("a AND", 5, &e, NULL) == -EINVAL && e == NULL);
+	struct fan_tagexpr *e = NULL;
+	CHECK(fan_tagexpr_parse("a AND", 5, &e, NULL) == -EINVAL && e == NULL);
 }
 
 /* ---- limits ------------------------------------------------------------------- */
@@ -215,7 +215,7 @@ static void test_errors(void)
 static void test_limit_tag_length(void)
 {
 	char text[200];
-	struct fo_tagexpr *e;
+	struct fan_tagexpr *e;
 
 	/* 64 bytes: a tag; 65: too long, bare or quoted. */
 	memset(text, 't', 64);
@@ -228,34 +228,34 @@ static void test_limit_tag_length(void)
 	const char *u[] = { tag64 };
 	if (e) {
 		CHECK(match_names(e, u, 1));
-		fo_tagexpr_free(e);
+		fan_tagexpr_free(e);
 	}
 	snprintf(text, sizeof(text), "x AND %st", tag64);
 	expect_error(text, strlen(text), -EINVAL, 6, "tag longer than 64 bytes at 6");
 	snprintf(text, sizeof(text), "\"%s\"", tag64);
 	e = parse(text);
 	CHECK(e != NULL);
-	fo_tagexpr_free(e);
+	fan_tagexpr_free(e);
 	snprintf(text, sizeof(text), "x OR \"%st\"", tag64);
 	expect_error(text, strlen(text), -EINVAL, 5, "tag longer than 64 bytes at 5");
 }
 
 static void test_limit_length(void)
 {
-	struct fo_tagexpr *e = NULL;
-	struct fo_tagexpr_error err;
+	struct fan_tagexpr *e = NULL;
+	struct fan_tagexpr_error err;
 
-	/* Exactly FO_TAGEXPR_BYTES_MAX: "a" and spaces; one more byte: too long. */
-	memset(big, ' ', FO_TAGEXPR_BYTES_MAX + 1);
-	big[FO_TAGEXPR_BYTES_MAX - 1] = 'a';
-	CHECK(fo_tagexpr_parse(big, FO_TAGEXPR_BYTES_MAX, &e, &err) == 0 && e != NULL);
-	fo_tagexpr_free(e);
-	expect_error(big, FO_TAGEXPR_BYTES_MAX + 1, -E2BIG, 4096, "expression longer than 4096 bytes at 4096");
+	/* Exactly FAN_TAGEXPR_BYTES_MAX: "a" and spaces; one more byte: too long. */
+	memset(big, ' ', FAN_TAGEXPR_BYTES_MAX + 1);
+	big[FAN_TAGEXPR_BYTES_MAX - 1] = 'a';
+	CHECK(fan_tagexpr_parse(big, FAN_TAGEXPR_BYTES_MAX, &e, &err) == 0 && e != NULL);
+	fan_tagexpr_free(e);
+	expect_error(big, FAN_TAGEXPR_BYTES_MAX + 1, -E2BIG, 4096, "expression longer than 4096 bytes at 4096");
 }
 
 /* Nesting d levels: "a OR b AND (" d times, then "a OR b AND c", then ")" d
  * times. Each level leaves two operands on the evaluator's stack, so 32
- * levels use all of FO_TAGEXPR_STACK_MAX. */
+ * levels use all of FAN_TAGEXPR_STACK_MAX. */
 static size_t nested(uint32_t d)
 {
 	size_t n = 0;
@@ -270,8 +270,8 @@ static size_t nested(uint32_t d)
 
 static void test_limit_depth(void)
 {
-	nested(FO_TAGEXPR_DEPTH_MAX);
-	struct fo_tagexpr *e = parse(big);
+	nested(FAN_TAGEXPR_DEPTH_MAX);
+	struct fan_tagexpr *e = parse(big);
 	const char *u_a[] = { "a" }, *u_bc[] = { "b", "c" }, *u_b[] = { "b" }, *u_c[] = { "c" };
 
 	CHECK(e != NULL);
@@ -281,11 +281,11 @@ static void test_limit_depth(void)
 		CHECK(!match_names(e, u_b, 1));
 		CHECK(!match_names(e, u_c, 1));
 		CHECK(!match_names(e, NULL, 0));
-		fo_tagexpr_free(e);
+		fan_tagexpr_free(e);
 	}
-	size_t n = nested(FO_TAGEXPR_DEPTH_MAX + 1);
+	size_t n = nested(FAN_TAGEXPR_DEPTH_MAX + 1);
 	/* The 33rd '(' is the last one opened: 12 bytes per level, '(' last. */
-	uint32_t at = 12 * (FO_TAGEXPR_DEPTH_MAX + 1) - 1;
+	uint32_t at = 12 * (FAN_TAGEXPR_DEPTH_MAX + 1) - 1;
 	char msg[64];
 	snprintf(msg, sizeof(msg), "expression nests deeper than 32 at %u", at);
 	expect_error(big, n, -E2BIG, at, msg);
@@ -301,20 +301,20 @@ static void test_limit_depth(void)
 static void test_limit_terms(void)
 {
 	size_t n = 0;
-	struct fo_tagexpr *e;
+	struct fan_tagexpr *e;
 	const struct sto_bytes *tags;
 
 	/* 256 tags written, 26 distinct. */
-	for (uint32_t i = 0; i < FO_TAGEXPR_TERMS_MAX; i++)
+	for (uint32_t i = 0; i < FAN_TAGEXPR_TERMS_MAX; i++)
 		n += (size_t)sprintf(big + n, "%s%c", i ? " OR " : "", 'a' + i % 26);
 	e = parse(big);
 	CHECK(e != NULL);
 	if (e) {
-		CHECK(fo_tagexpr_tags(e, &tags) == 26);
+		CHECK(fan_tagexpr_tags(e, &tags) == 26);
 		const char *u_z[] = { "z" }, *u_q[] = { "zz" };
 		CHECK(match_names(e, u_z, 1));
 		CHECK(!match_names(e, u_q, 1));
-		fo_tagexpr_free(e);
+		fan_tagexpr_free(e);
 	}
 	uint32_t at = (uint32_t)n + 4;
 	n += (size_t)sprintf(big + n, " OR q");
@@ -324,7 +324,7 @@ static void test_limit_terms(void)
 
 	/* 256 distinct tags, all held by one user (a user's own limit is 256). */
 	n = 0;
-	for (uint32_t i = 0; i < FO_TAGEXPR_TERMS_MAX; i++)
+	for (uint32_t i = 0; i < FAN_TAGEXPR_TERMS_MAX; i++)
 		n += (size_t)sprintf(big + n, "%st%u", i ? " AND " : "", i);
 	e = parse(big);
 	CHECK(e != NULL);
@@ -335,11 +335,11 @@ static void test_limit_terms(void)
 			snprintf(names_buf[i], sizeof(names_buf[i]), "t%u", i);
 			names[i] = names_buf[i];
 		}
-		CHECK(fo_tagexpr_tags(e, &tags) == 256);
+		CHECK(fan_tagexpr_tags(e, &tags) == 256);
 		CHECK(match_names(e, names, 256));
 		CHECK(!match_names(e, names + 1, 255));
 		CHECK(!match_names(e, names, 255));
-		fo_tagexpr_free(e);
+		fan_tagexpr_free(e);
 	}
 }
 
@@ -495,7 +495,7 @@ static void print(struct printer *pr, uint32_t i, int need)
 }
 
 /* Does e match the user holding the universe tags in has? */
-static bool match_has(const struct fo_tagexpr *e, uint32_t has)
+static bool match_has(const struct fan_tagexpr *e, uint32_t has)
 {
 	const char *names[UNIVERSE];
 	uint32_t n = 0;
@@ -505,10 +505,10 @@ static bool match_has(const struct fo_tagexpr *e, uint32_t has)
 	return match_names(e, names, n);
 }
 
-static bool holds_seed(const struct fo_tagexpr *e, uint32_t has)
+static bool holds_seed(const struct fan_tagexpr *e, uint32_t has)
 {
 	const struct sto_bytes *seeds;
-	uint32_t n = fo_tagexpr_seed_tags(e, &seeds);
+	uint32_t n = fan_tagexpr_seed_tags(e, &seeds);
 	for (uint32_t s = 0; s < n; s++)
 		for (uint32_t t = 0; t < UNIVERSE; t++)
 			if (has >> t & 1 && seeds[s].len == strlen(universe[t]) &&
@@ -527,23 +527,23 @@ static void test_property(void)
 		struct printer pr = { .buf = big, .len = 0, .random = true };
 		big[0] = 0;
 		print(&pr, root, 1);
-		struct fo_tagexpr *e = parse(big);
+		struct fan_tagexpr *e = parse(big);
 		if (!e)
 			continue;
-		CHECK(fo_tagexpr_needs_scan(e) == ref_eval(root, 0));
+		CHECK(fan_tagexpr_needs_scan(e) == ref_eval(root, 0));
 		for (int u = 0; u < 16; u++) {
 			uint32_t has = rnd(1u << UNIVERSE);
 			bool want = ref_eval(root, has);
-			if (fo_tagexpr_match(e, &(struct fo_tagset){ 0 }) != ref_eval(root, 0) ||
+			if (fan_tagexpr_match(e, &(struct fan_tagset){ 0 }) != ref_eval(root, 0) ||
 			    match_has(e, has) != want) {
 				if (mismatches++ < 5)
 					fprintf(stderr, "mismatch: \"%s\" user 0x%x want %d\n", big, has, want);
 				failures++;
 			}
-			if (want && !fo_tagexpr_needs_scan(e))
+			if (want && !fan_tagexpr_needs_scan(e))
 				CHECK(holds_seed(e, has));
 		}
-		fo_tagexpr_free(e);
+		fan_tagexpr_free(e);
 	}
 }
 
@@ -568,24 +568,24 @@ static void test_largest_program(void)
 {
 	uint32_t next_tag = 0;
 	node_count = 0;
-	uint32_t root = gen_full(FO_TAGEXPR_TERMS_MAX, &next_tag, true);
+	uint32_t root = gen_full(FAN_TAGEXPR_TERMS_MAX, &next_tag, true);
 	struct printer pr = { .buf = big, .len = 0, .random = false };
 	big[0] = 0;
 	print(&pr, root, 1);
-	CHECK(pr.len <= FO_TAGEXPR_BYTES_MAX);
-	struct fo_tagexpr *e = parse(big);
+	CHECK(pr.len <= FAN_TAGEXPR_BYTES_MAX);
+	struct fan_tagexpr *e = parse(big);
 	if (!e)
 		return;
 	for (uint32_t has = 0; has < (1u << UNIVERSE); has++)
 		CHECK(match_has(e, has) == ref_eval(root, has));
-	fo_tagexpr_free(e);
+	fan_tagexpr_free(e);
 }
 
 /* ---- matching and the helpers ----------------------------------------------------- */
 
 static void test_matching(void)
 {
-	struct fo_tagexpr *e = parse("ab AND NOT abc OR (a AND x:1)");
+	struct fan_tagexpr *e = parse("ab AND NOT abc OR (a AND x:1)");
 	const char *u1[] = { "ab" }, *u2[] = { "ab", "abc" }, *u3[] = { "a", "abc", "b", "x:1" };
 	const char *u4[] = { "a", "x:10" }, *u5[] = { "a", "aa", "ab", "abd", "b" };
 
@@ -597,16 +597,16 @@ static void test_matching(void)
 	CHECK(match_names(e, u3, 4));
 	CHECK(!match_names(e, u4, 2));
 	CHECK(match_names(e, u5, 5));
-	fo_tagexpr_free(e);
+	fan_tagexpr_free(e);
 
 	/* A tag written many times is looked up once. */
 	const struct sto_bytes *tags;
 	e = parse("a AND a AND (a OR NOT a)");
 	if (e) {
-		CHECK(fo_tagexpr_tags(e, &tags) == 1);
+		CHECK(fan_tagexpr_tags(e, &tags) == 1);
 		CHECK(match_names(e, u3, 1));
 		CHECK(!match_names(e, u1, 1));
-		fo_tagexpr_free(e);
+		fan_tagexpr_free(e);
 	}
 }
 
@@ -621,23 +621,23 @@ static void joined(uint32_t n, const struct sto_bytes *tags, char *out)
 
 static void expect_plan(const char *text, const char *tags_want, const char *seeds_want, bool scan)
 {
-	struct fo_tagexpr *e = parse(text);
+	struct fan_tagexpr *e = parse(text);
 	const struct sto_bytes *tags;
 	char got_tags[256], got_seeds[256];
 
 	if (!e)
 		return;
-	uint32_t n = fo_tagexpr_tags(e, &tags);
+	uint32_t n = fan_tagexpr_tags(e, &tags);
 	joined(n, tags, got_tags);
-	n = fo_tagexpr_seed_tags(e, &tags);
+	n = fan_tagexpr_seed_tags(e, &tags);
 	joined(n, tags, got_seeds);
 	if (strcmp(got_tags, tags_want) != 0 || strcmp(got_seeds, seeds_want) != 0 ||
-	    fo_tagexpr_needs_scan(e) != scan) {
+	    fan_tagexpr_needs_scan(e) != scan) {
 		fprintf(stderr, "plan of \"%s\": tags [%s] seeds [%s] scan %d, want [%s] [%s] %d\n", text,
-			got_tags, got_seeds, fo_tagexpr_needs_scan(e), tags_want, seeds_want, scan);
+			got_tags, got_seeds, fan_tagexpr_needs_scan(e), tags_want, seeds_want, scan);
 		failures++;
 	}
-	fo_tagexpr_free(e);
+	fan_tagexpr_free(e);
 }
 
 static void test_tags_and_scan(void)
@@ -657,16 +657,16 @@ static void test_tags_and_scan(void)
 
 static void test_out_of_memory(void)
 {
-	struct fo_tagexpr *e = (struct fo_tagexpr *)&e;
-	struct fo_tagexpr_error err = { 0 };
+	struct fan_tagexpr *e = (struct fan_tagexpr *)&e;
+	struct fan_tagexpr_error err = { 0 };
 
-	fo_tagexpr_fail_alloc_after(1);
-	CHECK(fo_tagexpr_parse("a OR b", 6, &e, &err) == -ENOMEM);
+	fan_tagexpr_fail_alloc_after(1);
+	CHECK(fan_tagexpr_parse("a OR b", 6, &e, &err) == -ENOMEM);
 	CHECK(e == NULL);
 	CHECK(strcmp(err.message, "out of memory") == 0);
-	CHECK(fo_tagexpr_parse("a OR b", 6, &e, &err) == 0 && e != NULL);
-	fo_tagexpr_free(e);
-	fo_tagexpr_free(NULL);
+	CHECK(fan_tagexpr_parse("a OR b", 6, &e, &err) == 0 && e != NULL);
+	fan_tagexpr_free(e);
+	fan_tagexpr_free(NULL);
 }
 
 int main(void)

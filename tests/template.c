@@ -20,11 +20,11 @@
 
 static char out_buf[OUT_BYTES_MAX];
 
-static struct fo_template *compile(const char *text, const struct fo_template_vars *known)
+static struct fan_template *compile(const char *text, const struct fan_template_vars *known)
 {
-	struct fo_template *t = NULL;
-	struct fo_template_error err = { 0 };
-	int rc = fo_template_compile(text, strlen(text), known, &t, &err);
+	struct fan_template *t = NULL;
+	struct fan_template_error err = { 0 };
+	int rc = fan_template_compile(text, strlen(text), known, &t, &err);
 	if (rc) {
 		fprintf(stderr, "compile \"%s\": %d at %u: %s\n", text, rc, err.pos, err.msg);
 		failures++;
@@ -33,105 +33,105 @@ static struct fo_template *compile(const char *text, const struct fo_template_va
 }
 
 /* Renders into out_buf, NUL-terminated for comparison. */
-static const char *render(const struct fo_template *t, const struct fo_template_value *vals,
-			  uint32_t count, enum fo_escape mode)
+static const char *render(const struct fan_template *t, const struct fan_template_value *vals,
+			  uint32_t count, enum fan_escape mode)
 {
-	struct fo_template_values v = { .value = vals, .count = count };
-	size_t n = fo_template_render(t, &v, mode, out_buf, sizeof(out_buf) - 1);
+	struct fan_template_values v = { .value = vals, .count = count };
+	size_t n = fan_template_render(t, &v, mode, out_buf, sizeof(out_buf) - 1);
 	if (n >= sizeof(out_buf))
 		return "(too long)";
 	out_buf[n] = '\0';
 	return out_buf;
 }
 
-static struct fo_template_value val(const char *s)
+static struct fan_template_value val(const char *s)
 {
-	return (struct fo_template_value){ .ptr = s, .len = s ? (uint32_t)strlen(s) : 0 };
+	return (struct fan_template_value){ .ptr = s, .len = s ? (uint32_t)strlen(s) : 0 };
 }
 
-static void expect_error(const char *text, size_t len, const struct fo_template_vars *known, int rc,
+static void expect_error(const char *text, size_t len, const struct fan_template_vars *known, int rc,
 			 uint32_t pos, const char *msg_part)
 {
-	struct fo_template *t = (struct fo_template *)1;
-	struct fo_template_error err = { 0 };
-	int got = fo_template_compile(text, len, known, &t, &err);
+	struct fan_template *t = (struct fan_template *)1;
+	struct fan_template_error err = { 0 };
+	int got = fan_template_compile(text, len, known, &t, &err);
 	if (got != rc || err.pos != pos || t != NULL || !strstr(err.msg, msg_part)) {
 		fprintf(stderr, "error for \"%.*s\": got %d at %u \"%s\", want %d at %u \"%s\"\n",
 			(int)(len < 60 ? len : 60), text, got, err.pos, err.msg, rc, pos, msg_part);
 		failures++;
 	}
 	if (got == 0)
-		fo_template_free(t);
+		fan_template_free(t);
 }
 
 static void test_literals(void)
 {
 	const char *texts[] = { "", "Hello, world", "a { b } c }} d", "{", "}", "{}", "x{", "tail }}}" };
 	for (size_t i = 0; i < sizeof(texts) / sizeof(texts[0]); i++) {
-		struct fo_template *t = compile(texts[i], NULL);
+		struct fan_template *t = compile(texts[i], NULL);
 		if (!t)
 			continue;
-		CHECK(fo_template_var_count(t) == 0);
-		CHECK(fo_template_slot_count(t) == 0);
-		CHECK(strcmp(render(t, NULL, 0, FO_ESCAPE_NONE), texts[i]) == 0);
-		fo_template_free(t);
+		CHECK(fan_template_var_count(t) == 0);
+		CHECK(fan_template_slot_count(t) == 0);
+		CHECK(strcmp(render(t, NULL, 0, FAN_ESCAPE_NONE), texts[i]) == 0);
+		fan_template_free(t);
 	}
 }
 
 static void test_variables(void)
 {
-	struct fo_template *t = compile("Hi {{first_name}}, order {{row.order_id}} for {{user_id}}; "
+	struct fan_template *t = compile("Hi {{first_name}}, order {{row.order_id}} for {{user_id}}; "
 					"bye {{first_name}}",
 					NULL);
 	if (!t)
 		return;
-	CHECK(fo_template_var_count(t) == 3);
-	CHECK(fo_template_slot_count(t) == 3);
-	const struct fo_template_var *a = fo_template_var(t, 0), *r = fo_template_var(t, 1),
-				     *u = fo_template_var(t, 2);
-	CHECK(a->slot == 0 && a->kind == FO_TEMPLATE_VAR_ATTR && a->key_len == 10 &&
+	CHECK(fan_template_var_count(t) == 3);
+	CHECK(fan_template_slot_count(t) == 3);
+	const struct fan_template_var *a = fan_template_var(t, 0), *r = fan_template_var(t, 1),
+				     *u = fan_template_var(t, 2);
+	CHECK(a->slot == 0 && a->kind == FAN_TEMPLATE_VAR_ATTR && a->key_len == 10 &&
 	      memcmp(a->key, "first_name", 10) == 0);
-	CHECK(r->slot == 1 && r->kind == FO_TEMPLATE_VAR_ROW && r->key_len == 8 &&
+	CHECK(r->slot == 1 && r->kind == FAN_TEMPLATE_VAR_ROW && r->key_len == 8 &&
 	      memcmp(r->key, "order_id", 8) == 0);
-	CHECK(u->slot == 2 && u->kind == FO_TEMPLATE_VAR_BUILTIN && u->key_len == 7 &&
+	CHECK(u->slot == 2 && u->kind == FAN_TEMPLATE_VAR_BUILTIN && u->key_len == 7 &&
 	      memcmp(u->key, "user_id", 7) == 0);
-	struct fo_template_value v[3] = { val("Ann"), val("A-17"), val("u42") };
-	CHECK(strcmp(render(t, v, 3, FO_ESCAPE_NONE), "Hi Ann, order A-17 for u42; bye Ann") == 0);
+	struct fan_template_value v[3] = { val("Ann"), val("A-17"), val("u42") };
+	CHECK(strcmp(render(t, v, 3, FAN_ESCAPE_NONE), "Hi Ann, order A-17 for u42; bye Ann") == 0);
 	/* values are bytes, not strings: a len shorter than the text is honoured */
 	v[0].len = 2;
-	CHECK(strcmp(render(t, v, 3, FO_ESCAPE_NONE), "Hi An, order A-17 for u42; bye An") == 0);
-	fo_template_free(t);
+	CHECK(strcmp(render(t, v, 3, FAN_ESCAPE_NONE), "Hi An, order A-17 for u42; bye An") == 0);
+	fan_template_free(t);
 
 	/* adjacent placeholders, names with every allowed character */
 	t = compile("{{a}}{{B.c-d_9}}{{row.x.y}}", NULL);
 	if (t) {
-		struct fo_template_value w[3] = { val("1"), val("2"), val("3") };
-		CHECK(strcmp(render(t, w, 3, FO_ESCAPE_NONE), "123") == 0);
-		fo_template_free(t);
+		struct fan_template_value w[3] = { val("1"), val("2"), val("3") };
+		CHECK(strcmp(render(t, w, 3, FAN_ESCAPE_NONE), "123") == 0);
+		fan_template_free(t);
 	}
 }
 
 static void test_defaults(void)
 {
-	struct fo_template *t = compile("Hi {{name|friend}}! {{city}}. {{x|}}|{{tier|gold}}}", NULL);
+	struct fan_template *t = compile("Hi {{name|friend}}! {{city}}. {{x|}}|{{tier|gold}}}", NULL);
 	if (!t)
 		return;
-	struct fo_template_value v[4] = { val("Bo"), val("Oslo"), val("X"), val("silver") };
-	CHECK(strcmp(render(t, v, 4, FO_ESCAPE_NONE), "Hi Bo! Oslo. X|silver}") == 0);
-	struct fo_template_value missing[4] = { val(NULL), val(NULL), val(NULL), val(NULL) };
-	CHECK(strcmp(render(t, missing, 4, FO_ESCAPE_NONE), "Hi friend! . |gold}") == 0);
-	struct fo_template_value empty[4] = { { "", 0 }, { "", 0 }, { "", 0 }, { "", 0 } };
-	CHECK(strcmp(render(t, empty, 4, FO_ESCAPE_NONE), "Hi friend! . |gold}") == 0);
+	struct fan_template_value v[4] = { val("Bo"), val("Oslo"), val("X"), val("silver") };
+	CHECK(strcmp(render(t, v, 4, FAN_ESCAPE_NONE), "Hi Bo! Oslo. X|silver}") == 0);
+	struct fan_template_value missing[4] = { val(NULL), val(NULL), val(NULL), val(NULL) };
+	CHECK(strcmp(render(t, missing, 4, FAN_ESCAPE_NONE), "Hi friend! . |gold}") == 0);
+	struct fan_template_value empty[4] = { { "", 0 }, { "", 0 }, { "", 0 }, { "", 0 } };
+	CHECK(strcmp(render(t, empty, 4, FAN_ESCAPE_NONE), "Hi friend! . |gold}") == 0);
 	/* slots past values.count are missing */
-	CHECK(strcmp(render(t, v, 1, FO_ESCAPE_NONE), "Hi Bo! . |gold}") == 0);
-	CHECK(strcmp(render(t, NULL, 0, FO_ESCAPE_NONE), "Hi friend! . |gold}") == 0);
-	fo_template_free(t);
+	CHECK(strcmp(render(t, v, 1, FAN_ESCAPE_NONE), "Hi Bo! . |gold}") == 0);
+	CHECK(strcmp(render(t, NULL, 0, FAN_ESCAPE_NONE), "Hi friend! . |gold}") == 0);
+	fan_template_free(t);
 
 	/* a default may hold '|', '{', '}' and spaces; it ends at the first "}}" */
 	t = compile("{{a|x | {y} z}}", NULL);
 	if (t) {
-		CHECK(strcmp(render(t, NULL, 0, FO_ESCAPE_NONE), "x | {y} z") == 0);
-		fo_template_free(t);
+		CHECK(strcmp(render(t, NULL, 0, FAN_ESCAPE_NONE), "x | {y} z") == 0);
+		fan_template_free(t);
 	}
 }
 
@@ -150,18 +150,18 @@ static void test_brace_escapes(void)
 		{ "{{{{{{{x}}", "{{{V" },
 		{ "{{{{{{{{", "{{{{" },
 	};
-	struct fo_template_value v[1] = { val("V") };
+	struct fan_template_value v[1] = { val("V") };
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
-		struct fo_template *t = compile(cases[i].text, NULL);
+		struct fan_template *t = compile(cases[i].text, NULL);
 		if (!t)
 			continue;
-		const char *got = render(t, v, 1, FO_ESCAPE_NONE);
+		const char *got = render(t, v, 1, FAN_ESCAPE_NONE);
 		if (strcmp(got, cases[i].want) != 0) {
 			fprintf(stderr, "escape \"%s\": got \"%s\", want \"%s\"\n", cases[i].text, got,
 				cases[i].want);
 			failures++;
 		}
-		fo_template_free(t);
+		fan_template_free(t);
 	}
 }
 
@@ -197,52 +197,52 @@ static void test_compile_errors(void)
 	memset(name, 'k', sizeof(name));
 	memcpy(name, "{{", 2);
 	memcpy(name + 2 + 64, "}}", 2);
-	struct fo_template *t = NULL;
-	CHECK(fo_template_compile(name, 2 + 64 + 2, NULL, &t, NULL) == 0);
-	fo_template_free(t);
+	struct fan_template *t = NULL;
+	CHECK(fan_template_compile(name, 2 + 64 + 2, NULL, &t, NULL) == 0);
+	fan_template_free(t);
 	name[2 + 64] = 'k';
 	memcpy(name + 2 + 65, "}}", 2);
 	expect_error(name, 2 + 65 + 2, NULL, -EINVAL, 2 + 64, "longer than 64");
 	memcpy(name + 2, "row.", 4);
 	memcpy(name + 2 + 4 + 64, "}}", 2);
-	CHECK(fo_template_compile(name, 2 + 4 + 64 + 2, NULL, &t, NULL) == 0);
-	fo_template_free(t);
+	CHECK(fan_template_compile(name, 2 + 4 + 64 + 2, NULL, &t, NULL) == 0);
+	fan_template_free(t);
 	memset(name + 2 + 4, 'k', 65);
 	memcpy(name + 2 + 4 + 65, "}}", 2);
 	expect_error(name, 2 + 4 + 65 + 2, NULL, -EINVAL, 2 + 4 + 64, "longer than 64");
 
 	/* size limit: exactly the limit compiles, a byte more is -E2BIG at the limit */
-	char *big = malloc(FO_TEMPLATE_BYTES_MAX + 1);
+	char *big = malloc(FAN_TEMPLATE_BYTES_MAX + 1);
 	if (!big)
 		abort();
-	memset(big, 'a', FO_TEMPLATE_BYTES_MAX + 1);
-	CHECK(fo_template_compile(big, FO_TEMPLATE_BYTES_MAX, NULL, &t, NULL) == 0);
+	memset(big, 'a', FAN_TEMPLATE_BYTES_MAX + 1);
+	CHECK(fan_template_compile(big, FAN_TEMPLATE_BYTES_MAX, NULL, &t, NULL) == 0);
 	if (t)
-		CHECK(fo_template_render(t, NULL, FO_ESCAPE_JSON, NULL, 0) == FO_TEMPLATE_BYTES_MAX);
-	fo_template_free(t);
-	expect_error(big, FO_TEMPLATE_BYTES_MAX + 1, NULL, -E2BIG, FO_TEMPLATE_BYTES_MAX, "longer than");
+		CHECK(fan_template_render(t, NULL, FAN_ESCAPE_JSON, NULL, 0) == FAN_TEMPLATE_BYTES_MAX);
+	fan_template_free(t);
+	expect_error(big, FAN_TEMPLATE_BYTES_MAX + 1, NULL, -E2BIG, FAN_TEMPLATE_BYTES_MAX, "longer than");
 
 	/* placeholder limit: 256 compile, the 257th is -E2BIG at its "{{" */
 	size_t n = 0;
-	for (uint32_t i = 0; i <= FO_TEMPLATE_PLACEHOLDERS_MAX; i++)
+	for (uint32_t i = 0; i <= FAN_TEMPLATE_PLACEHOLDERS_MAX; i++)
 		n += (size_t)sprintf(big + n, "{{v%u}}", i % 300);
 	size_t last = n - strlen("{{v256}}");
-	CHECK(fo_template_compile(big, last, NULL, &t, NULL) == 0);
+	CHECK(fan_template_compile(big, last, NULL, &t, NULL) == 0);
 	if (t) {
-		CHECK(fo_template_var_count(t) == FO_TEMPLATE_PLACEHOLDERS_MAX);
-		fo_template_free(t);
+		CHECK(fan_template_var_count(t) == FAN_TEMPLATE_PLACEHOLDERS_MAX);
+		fan_template_free(t);
 	}
 	expect_error(big, n, NULL, -E2BIG, (uint32_t)last, "more than 256 placeholders");
 	free(big);
 
 	/* no error structure: still the return code */
-	CHECK(fo_template_compile("{{", 2, NULL, &t, NULL) == -EINVAL && t == NULL);
+	CHECK(fan_template_compile("{{", 2, NULL, &t, NULL) == -EINVAL && t == NULL);
 }
 
 static void test_unknown_variables(void)
 {
 	const char *names[] = { "first_name", "row.order_id", "user_id" };
-	struct fo_template_vars known = { .name = names, .count = 3, .any_attr = false };
+	struct fan_template_vars known = { .name = names, .count = 3, .any_attr = false };
 
 	expect_error("Hi {{frist_name}}!", strlen("Hi {{frist_name}}!"), &known, -ENOENT, 5,
 		     "unknown template variable 'frist_name'");
@@ -255,47 +255,47 @@ static void test_unknown_variables(void)
 	known.count = 3;
 
 	/* known names take their index as slot */
-	struct fo_template *t = compile("{{user_id}}:{{first_name}}", &known);
+	struct fan_template *t = compile("{{user_id}}:{{first_name}}", &known);
 	if (t) {
-		CHECK(fo_template_slot_count(t) == 3);
-		CHECK(fo_template_var_count(t) == 2);
-		CHECK(fo_template_var(t, 0)->slot == 2 && fo_template_var(t, 1)->slot == 0);
-		struct fo_template_value v[3] = { val("Ann"), val(NULL), val("u1") };
-		CHECK(strcmp(render(t, v, 3, FO_ESCAPE_NONE), "u1:Ann") == 0);
-		fo_template_free(t);
+		CHECK(fan_template_slot_count(t) == 3);
+		CHECK(fan_template_var_count(t) == 2);
+		CHECK(fan_template_var(t, 0)->slot == 2 && fan_template_var(t, 1)->slot == 0);
+		struct fan_template_value v[3] = { val("Ann"), val(NULL), val("u1") };
+		CHECK(strcmp(render(t, v, 3, FAN_ESCAPE_NONE), "u1:Ann") == 0);
+		fan_template_free(t);
 	}
 
 	/* any_attr: attribute keys outside the list get slots after it; rows do not */
 	known.any_attr = true;
 	t = compile("{{city}} {{first_name}} {{zip}} {{city}}", &known);
 	if (t) {
-		CHECK(fo_template_slot_count(t) == 5);
-		CHECK(fo_template_var(t, 0)->slot == 3);
-		CHECK(fo_template_var(t, 1)->slot == 0);
-		CHECK(fo_template_var(t, 2)->slot == 4);
-		struct fo_template_value v[5] = { val("Ann"), val(NULL), val(NULL), val("Rome"), val("00100") };
-		CHECK(strcmp(render(t, v, 5, FO_ESCAPE_NONE), "Rome Ann 00100 Rome") == 0);
-		fo_template_free(t);
+		CHECK(fan_template_slot_count(t) == 5);
+		CHECK(fan_template_var(t, 0)->slot == 3);
+		CHECK(fan_template_var(t, 1)->slot == 0);
+		CHECK(fan_template_var(t, 2)->slot == 4);
+		struct fan_template_value v[5] = { val("Ann"), val(NULL), val(NULL), val("Rome"), val("00100") };
+		CHECK(strcmp(render(t, v, 5, FAN_ESCAPE_NONE), "Rome Ann 00100 Rome") == 0);
+		fan_template_free(t);
 	}
 	expect_error("{{row.city}}", strlen("{{row.city}}"), &known, -ENOENT, 2, "'row.city'");
 }
 
-static struct fo_template *tag_template(const char *tag)
+static struct fan_template *tag_template(const char *tag)
 {
 	return compile(tag, NULL);
 }
 
-static const char *picked(const struct fo_template_set *s, unsigned channel, const char *locale)
+static const char *picked(const struct fan_template_set *s, unsigned channel, const char *locale)
 {
-	const struct fo_template *t = fo_template_set_pick(s, channel, locale, strlen(locale));
-	return t ? render(t, NULL, 0, FO_ESCAPE_NONE) : "(none)";
+	const struct fan_template *t = fan_template_set_pick(s, channel, locale, strlen(locale));
+	return t ? render(t, NULL, 0, FAN_ESCAPE_NONE) : "(none)";
 }
 
 static void test_variants(void)
 {
 	enum { PUSH = 1, SMS = 2 };
-	struct fo_template_set *s = calloc(1, sizeof(*s));
-	struct fo_template *t_def = tag_template("default"), *t_any_zh = tag_template("any/zh"),
+	struct fan_template_set *s = calloc(1, sizeof(*s));
+	struct fan_template *t_def = tag_template("default"), *t_any_zh = tag_template("any/zh"),
 			   *t_any_zhcn = tag_template("any/zh-CN"), *t_push = tag_template("push/any"),
 			   *t_push_zh = tag_template("push/zh"), *t_push_zhcn = tag_template("push/zh-CN"),
 			   *t_push_hant = tag_template("push/zh-Hant");
@@ -305,17 +305,17 @@ static void test_variants(void)
 
 	CHECK(strcmp(picked(s, PUSH, "zh-CN"), "(none)") == 0);
 	/* each step of the order, added from the last to the first */
-	CHECK(fo_template_set_add(s, FO_TEMPLATE_CHANNEL_ANY, NULL, 0, t_def) == 0);
+	CHECK(fan_template_set_add(s, FAN_TEMPLATE_CHANNEL_ANY, NULL, 0, t_def) == 0);
 	CHECK(strcmp(picked(s, PUSH, "zh-CN"), "default") == 0);
-	CHECK(fo_template_set_add(s, FO_TEMPLATE_CHANNEL_ANY, "zh", 2, t_any_zh) == 0);
+	CHECK(fan_template_set_add(s, FAN_TEMPLATE_CHANNEL_ANY, "zh", 2, t_any_zh) == 0);
 	CHECK(strcmp(picked(s, PUSH, "zh-CN"), "any/zh") == 0);
-	CHECK(fo_template_set_add(s, FO_TEMPLATE_CHANNEL_ANY, "zh-CN", 5, t_any_zhcn) == 0);
+	CHECK(fan_template_set_add(s, FAN_TEMPLATE_CHANNEL_ANY, "zh-CN", 5, t_any_zhcn) == 0);
 	CHECK(strcmp(picked(s, PUSH, "zh-CN"), "any/zh-CN") == 0);
-	CHECK(fo_template_set_add(s, PUSH, NULL, 0, t_push) == 0);
+	CHECK(fan_template_set_add(s, PUSH, NULL, 0, t_push) == 0);
 	CHECK(strcmp(picked(s, PUSH, "zh-CN"), "push/any") == 0);
-	CHECK(fo_template_set_add(s, PUSH, "zh", 2, t_push_zh) == 0);
+	CHECK(fan_template_set_add(s, PUSH, "zh", 2, t_push_zh) == 0);
 	CHECK(strcmp(picked(s, PUSH, "zh-CN"), "push/zh") == 0);
-	CHECK(fo_template_set_add(s, PUSH, "zh-cn", 5, t_push_zhcn) == 0);
+	CHECK(fan_template_set_add(s, PUSH, "zh-cn", 5, t_push_zhcn) == 0);
 	CHECK(strcmp(picked(s, PUSH, "zh-CN"), "push/zh-CN") == 0);
 
 	/* the full set, from other recipients */
@@ -331,81 +331,81 @@ static void test_variants(void)
 	CHECK(strcmp(picked(s, SMS, "zhx"), "default") == 0); /* "zh" is not a prefix of "zhx" */
 	CHECK(strcmp(picked(s, SMS, "zh-"), "any/zh") == 0);
 	/* a tag is cut one subtag at a time */
-	CHECK(fo_template_set_add(s, PUSH, "zh-Hant", 7, t_push_hant) == 0);
+	CHECK(fan_template_set_add(s, PUSH, "zh-Hant", 7, t_push_hant) == 0);
 	CHECK(strcmp(picked(s, PUSH, "zh-Hant-TW"), "push/zh-Hant") == 0);
 	CHECK(strcmp(picked(s, PUSH, "zh-Hans-CN"), "push/zh") == 0);
 	/* a locale longer than any variant's is treated as none */
 	CHECK(strcmp(picked(s, PUSH, "zh-aaaaaaaa-bbbbbbbb-cccccccc-dddddddd"), "push/any") == 0);
 
 	/* adding: bad locales, duplicates (case folded), a full set */
-	CHECK(fo_template_set_add(s, PUSH, "z", 1, t_def) == -EINVAL);
-	CHECK(fo_template_set_add(s, PUSH, "zh-", 3, t_def) == -EINVAL);
-	CHECK(fo_template_set_add(s, PUSH, "zh-C", 4, t_def) == -EINVAL);
-	CHECK(fo_template_set_add(s, PUSH, "zh_CN", 5, t_def) == -EINVAL);
-	CHECK(fo_template_set_add(s, PUSH, "1a", 2, t_def) == -EINVAL);
-	CHECK(fo_template_set_add(s, PUSH, "en-abcdefghi", 12, t_def) == -EINVAL);
-	CHECK(fo_template_set_add(s, 256, NULL, 0, t_def) == -EINVAL);
-	CHECK(fo_template_set_add(s, PUSH, "ZH-CN", 5, t_def) == -EEXIST);
-	CHECK(fo_template_set_add(s, FO_TEMPLATE_CHANNEL_ANY, NULL, 0, t_def) == -EEXIST);
+	CHECK(fan_template_set_add(s, PUSH, "z", 1, t_def) == -EINVAL);
+	CHECK(fan_template_set_add(s, PUSH, "zh-", 3, t_def) == -EINVAL);
+	CHECK(fan_template_set_add(s, PUSH, "zh-C", 4, t_def) == -EINVAL);
+	CHECK(fan_template_set_add(s, PUSH, "zh_CN", 5, t_def) == -EINVAL);
+	CHECK(fan_template_set_add(s, PUSH, "1a", 2, t_def) == -EINVAL);
+	CHECK(fan_template_set_add(s, PUSH, "en-abcdefghi", 12, t_def) == -EINVAL);
+	CHECK(fan_template_set_add(s, 256, NULL, 0, t_def) == -EINVAL);
+	CHECK(fan_template_set_add(s, PUSH, "ZH-CN", 5, t_def) == -EEXIST);
+	CHECK(fan_template_set_add(s, FAN_TEMPLATE_CHANNEL_ANY, NULL, 0, t_def) == -EEXIST);
 	unsigned extra = 0;
-	while (s->count < FO_TEMPLATE_VARIANTS_MAX)
-		CHECK(fo_template_set_add(s, 10 + extra++, NULL, 0, t_def) == 0);
-	CHECK(fo_template_set_add(s, 200, NULL, 0, t_def) == -ENOSPC);
+	while (s->count < FAN_TEMPLATE_VARIANTS_MAX)
+		CHECK(fan_template_set_add(s, 10 + extra++, NULL, 0, t_def) == 0);
+	CHECK(fan_template_set_add(s, 200, NULL, 0, t_def) == -ENOSPC);
 	CHECK(strcmp(picked(s, PUSH, "zh-CN"), "push/zh-CN") == 0);
 
-	fo_template_free(t_def);
-	fo_template_free(t_any_zh);
-	fo_template_free(t_any_zhcn);
-	fo_template_free(t_push);
-	fo_template_free(t_push_zh);
-	fo_template_free(t_push_zhcn);
-	fo_template_free(t_push_hant);
+	fan_template_free(t_def);
+	fan_template_free(t_any_zh);
+	fan_template_free(t_any_zhcn);
+	fan_template_free(t_push);
+	fan_template_free(t_push_zh);
+	fan_template_free(t_push_zhcn);
+	fan_template_free(t_push_hant);
 	free(s);
 }
 
 static void test_json(void)
 {
-	struct fo_template *t = compile("{\"t\":\"{{v|d\"\\ef}}\"}\n", NULL);
+	struct fan_template *t = compile("{\"t\":\"{{v|d\"\\ef}}\"}\n", NULL);
 	if (!t)
 		return;
 	/* literals and defaults are escaped too */
-	CHECK(strcmp(render(t, NULL, 0, FO_ESCAPE_JSON), "{\\\"t\\\":\\\"d\\\"\\\\ef\\\"}\\n") == 0);
+	CHECK(strcmp(render(t, NULL, 0, FAN_ESCAPE_JSON), "{\\\"t\\\":\\\"d\\\"\\\\ef\\\"}\\n") == 0);
 	static const char raw[] = "q\"b\\s/\n\r\t\b\f\x01\x1f\x7f \xc3\xa9\xe4\xb8\xad\xf0\x9f\x98\x80";
 	static const char want[] = "{\\\"t\\\":\\\"q\\\"b\\\\s/\\n\\r\\t\\b\\f\\u0001\\u001F\x7f "
 				   "\xc3\xa9\xe4\xb8\xad\xf0\x9f\x98\x80\\\"}\\n";
-	struct fo_template_value v[1] = { val(raw) };
-	CHECK(strcmp(render(t, v, 1, FO_ESCAPE_JSON), want) == 0);
+	struct fan_template_value v[1] = { val(raw) };
+	CHECK(strcmp(render(t, v, 1, FAN_ESCAPE_JSON), want) == 0);
 	/* NUL inside a value */
-	struct fo_template_value z[1] = { { "a\0b", 3 } };
-	CHECK(strcmp(render(t, z, 1, FO_ESCAPE_JSON), "{\\\"t\\\":\\\"a\\u0000b\\\"}\\n") == 0);
-	fo_template_free(t);
+	struct fan_template_value z[1] = { { "a\0b", 3 } };
+	CHECK(strcmp(render(t, z, 1, FAN_ESCAPE_JSON), "{\\\"t\\\":\\\"a\\u0000b\\\"}\\n") == 0);
+	fan_template_free(t);
 }
 
 static void test_form(void)
 {
-	struct fo_template *t = compile("Hi {{n|dear friend}} & co=1", NULL);
+	struct fan_template *t = compile("Hi {{n|dear friend}} & co=1", NULL);
 	if (!t)
 		return;
-	CHECK(strcmp(render(t, NULL, 0, FO_ESCAPE_FORM), "Hi+dear+friend+%26+co%3D1") == 0);
-	struct fo_template_value v[1] = { val("a b&c=d/\xc3\xa9*-._~+%\n") };
-	CHECK(strcmp(render(t, v, 1, FO_ESCAPE_FORM), "Hi+a+b%26c%3Dd%2F%C3%A9*-._%7E%2B%25%0A+%26+co%3D1") ==
+	CHECK(strcmp(render(t, NULL, 0, FAN_ESCAPE_FORM), "Hi+dear+friend+%26+co%3D1") == 0);
+	struct fan_template_value v[1] = { val("a b&c=d/\xc3\xa9*-._~+%\n") };
+	CHECK(strcmp(render(t, v, 1, FAN_ESCAPE_FORM), "Hi+a+b%26c%3Dd%2F%C3%A9*-._%7E%2B%25%0A+%26+co%3D1") ==
 	      0);
-	fo_template_free(t);
+	fan_template_free(t);
 }
 
 /* For every cap below the full length: the same return, the first cap bytes, nothing written past cap. */
-static void check_truncation(const struct fo_template *t, const struct fo_template_values *v)
+static void check_truncation(const struct fan_template *t, const struct fan_template_values *v)
 {
 	static char full[4096], part[4096 + 16];
-	for (int m = 0; m < FO_ESCAPE_COUNT; m++) {
-		size_t n = fo_template_render(t, v, m, full, sizeof(full));
+	for (int m = 0; m < FAN_ESCAPE_COUNT; m++) {
+		size_t n = fan_template_render(t, v, m, full, sizeof(full));
 		CHECK(n <= sizeof(full));
 		if (n > sizeof(full))
 			continue;
-		CHECK(fo_template_render(t, v, m, NULL, 0) == n);
+		CHECK(fan_template_render(t, v, m, NULL, 0) == n);
 		for (size_t cap = 0; cap <= n; cap++) {
 			memset(part, '#', sizeof(part));
-			CHECK(fo_template_render(t, v, m, part, cap) == n);
+			CHECK(fan_template_render(t, v, m, part, cap) == n);
 			CHECK(memcmp(part, full, cap) == 0);
 			CHECK(part[cap] == '#');
 		}
@@ -413,7 +413,7 @@ static void check_truncation(const struct fo_template *t, const struct fo_templa
 		char *exact = malloc(n ? n : 1);
 		if (!exact)
 			abort();
-		CHECK(fo_template_render(t, v, m, exact, n) == n);
+		CHECK(fan_template_render(t, v, m, exact, n) == n);
 		CHECK(memcmp(exact, full, n) == 0);
 		free(exact);
 	}
@@ -421,38 +421,38 @@ static void check_truncation(const struct fo_template *t, const struct fo_templa
 
 static void test_truncation(void)
 {
-	struct fo_template *t = compile("Hi \"{{name|you}}\", order {{row.o}} \xe4\xb8\xad {{x}}.", NULL);
+	struct fan_template *t = compile("Hi \"{{name|you}}\", order {{row.o}} \xe4\xb8\xad {{x}}.", NULL);
 	if (!t)
 		return;
-	struct fo_template_value v[3] = { val("A\"n\n\x01n"), val("x y/z"), val(NULL) };
-	struct fo_template_values vals = { v, 3 };
-	CHECK(fo_template_render(t, &vals, FO_ESCAPE_NONE, NULL, 0) == strlen("Hi \"A\"n\n\x01n\", order x y/z \xe4\xb8\xad ."));
-	CHECK(fo_template_render(t, &vals, FO_ESCAPE_JSON, out_buf, 5) ==
+	struct fan_template_value v[3] = { val("A\"n\n\x01n"), val("x y/z"), val(NULL) };
+	struct fan_template_values vals = { v, 3 };
+	CHECK(fan_template_render(t, &vals, FAN_ESCAPE_NONE, NULL, 0) == strlen("Hi \"A\"n\n\x01n\", order x y/z \xe4\xb8\xad ."));
+	CHECK(fan_template_render(t, &vals, FAN_ESCAPE_JSON, out_buf, 5) ==
 	      strlen("Hi \\\"A\\\"n\\n\\u0001n\\\", order x y/z \xe4\xb8\xad ."));
 	check_truncation(t, &vals);
-	struct fo_template_values none = { NULL, 0 };
+	struct fan_template_values none = { NULL, 0 };
 	check_truncation(t, &none);
-	fo_template_free(t);
+	fan_template_free(t);
 }
 
 /* Each allocation of compile failing in turn: -ENOMEM, nothing returned, nothing leaked. */
 static void test_out_of_memory(void)
 {
 	static const char text[] = "Hi {{first_name|there}}, order {{row.o}}.";
-	struct fo_template *t;
-	struct fo_template_error err;
+	struct fan_template *t;
+	struct fan_template_error err;
 	for (long k = 1; k <= 2; k++) {
-		t = (struct fo_template *)1;
-		fo_template_fail_alloc_after(k);
-		CHECK(fo_template_compile(text, sizeof(text) - 1, NULL, &t, &err) == -ENOMEM);
+		t = (struct fan_template *)1;
+		fan_template_fail_alloc_after(k);
+		CHECK(fan_template_compile(text, sizeof(text) - 1, NULL, &t, &err) == -ENOMEM);
 		CHECK(t == NULL && strstr(err.msg, "out of memory"));
 	}
-	fo_template_fail_alloc_after(3); /* two allocations: the third is never reached */
-	CHECK(fo_template_compile(text, sizeof(text) - 1, NULL, &t, &err) == 0);
-	fo_template_fail_alloc_after(0);
+	fan_template_fail_alloc_after(3); /* two allocations: the third is never reached */
+	CHECK(fan_template_compile(text, sizeof(text) - 1, NULL, &t, &err) == 0);
+	fan_template_fail_alloc_after(0);
 	if (t) {
-		CHECK(strcmp(render(t, NULL, 0, FO_ESCAPE_NONE), "Hi there, order .") == 0);
-		fo_template_free(t);
+		CHECK(strcmp(render(t, NULL, 0, FAN_ESCAPE_NONE), "Hi there, order .") == 0);
+		fan_template_free(t);
 	}
 }
 
@@ -511,20 +511,20 @@ static void encode_literal(struct sbuf *src, const char *s, size_t n)
 }
 
 /* Reference escapers, written apart from the library's. */
-static void ref_escape(struct sbuf *b, enum fo_escape mode, const char *s, size_t n)
+static void ref_escape(struct sbuf *b, enum fan_escape mode, const char *s, size_t n)
 {
 	for (size_t i = 0; i < n; i++) {
 		unsigned char c = (unsigned char)s[i];
 		char tmp[8];
-		if (mode == FO_ESCAPE_JSON && (c == '"' || c == '\\'))
+		if (mode == FAN_ESCAPE_JSON && (c == '"' || c == '\\'))
 			sprintf(tmp, "\\%c", c);
-		else if (mode == FO_ESCAPE_JSON && c == '\n')
+		else if (mode == FAN_ESCAPE_JSON && c == '\n')
 			strcpy(tmp, "\\n");
-		else if (mode == FO_ESCAPE_JSON && c < 0x20)
+		else if (mode == FAN_ESCAPE_JSON && c < 0x20)
 			sprintf(tmp, "\\u%04X", c);
-		else if (mode == FO_ESCAPE_FORM && c == ' ')
+		else if (mode == FAN_ESCAPE_FORM && c == ' ')
 			strcpy(tmp, "+");
-		else if (mode == FO_ESCAPE_FORM && !strchr("*-._", c) && !(c >= '0' && c <= '9') &&
+		else if (mode == FAN_ESCAPE_FORM && !strchr("*-._", c) && !(c >= '0' && c <= '9') &&
 			 !(c >= 'a' && c <= 'z') && !(c >= 'A' && c <= 'Z'))
 			sprintf(tmp, "%%%02X", c);
 		else
@@ -539,12 +539,12 @@ static int hexval(char c)
 }
 
 /* Decodes escaped output back to plain bytes; returns the length or -1 if malformed. */
-static long decode(enum fo_escape mode, const char *s, size_t n, char *dst)
+static long decode(enum fan_escape mode, const char *s, size_t n, char *dst)
 {
 	size_t o = 0;
 	for (size_t i = 0; i < n; i++) {
 		unsigned char c = (unsigned char)s[i];
-		if (mode == FO_ESCAPE_JSON && c == '\\') {
+		if (mode == FAN_ESCAPE_JSON && c == '\\') {
 			if (i + 1 >= n)
 				return -1;
 			char e = s[++i];
@@ -560,16 +560,16 @@ static long decode(enum fo_escape mode, const char *s, size_t n, char *dst)
 					return -1;
 				dst[o++] = to[k - from];
 			}
-		} else if (mode == FO_ESCAPE_JSON && c < 0x20) {
+		} else if (mode == FAN_ESCAPE_JSON && c < 0x20) {
 			return -1;
-		} else if (mode == FO_ESCAPE_FORM && c == '%') {
+		} else if (mode == FAN_ESCAPE_FORM && c == '%') {
 			if (i + 2 >= n || hexval(s[i + 1]) < 0 || hexval(s[i + 2]) < 0)
 				return -1;
 			dst[o++] = (char)(hexval(s[i + 1]) * 16 + hexval(s[i + 2]));
 			i += 2;
-		} else if (mode == FO_ESCAPE_FORM && c == '+') {
+		} else if (mode == FAN_ESCAPE_FORM && c == '+') {
 			dst[o++] = ' ';
-		} else if (mode == FO_ESCAPE_FORM && c > 0x7E) {
+		} else if (mode == FAN_ESCAPE_FORM && c > 0x7E) {
 			return -1;
 		} else {
 			dst[o++] = (char)c;
@@ -587,7 +587,7 @@ static void test_round_trip(void)
 		abort();
 	for (int round = 0; round < ROUNDS; round++) {
 		struct sbuf src = { src_p, 0 }, plain = { plain_p, 0 }, vals = { vals_p, 0 };
-		struct fo_template_value v[VAR_COUNT];
+		struct fan_template_value v[VAR_COUNT];
 		uint32_t slot_of[VAR_COUNT];
 		uint32_t used = 0;
 		/* values: missing, empty or random text */
@@ -627,35 +627,35 @@ static void test_round_trip(void)
 			else
 				add(&plain, def, def_len);
 		}
-		struct fo_template *t = NULL;
-		struct fo_template_error err = { 0 };
-		int rc = fo_template_compile(src.p, src.len, NULL, &t, &err);
+		struct fan_template *t = NULL;
+		struct fan_template_error err = { 0 };
+		int rc = fan_template_compile(src.p, src.len, NULL, &t, &err);
 		CHECK(rc == 0);
 		if (rc) {
 			fprintf(stderr, "round %d: \"%.*s\": %s at %u\n", round, (int)src.len, src.p,
 				err.msg, err.pos);
 			continue;
 		}
-		CHECK(fo_template_slot_count(t) == used && fo_template_var_count(t) == used);
-		struct fo_template_value by_slot[VAR_COUNT];
+		CHECK(fan_template_slot_count(t) == used && fan_template_var_count(t) == used);
+		struct fan_template_value by_slot[VAR_COUNT];
 		for (int i = 0; i < VAR_COUNT; i++)
 			if (slot_of[i] != UINT32_MAX)
 				by_slot[slot_of[i]] = v[i];
-		struct fo_template_values values = { by_slot, used };
-		for (int m = 0; m < FO_ESCAPE_COUNT; m++) {
+		struct fan_template_values values = { by_slot, used };
+		for (int m = 0; m < FAN_ESCAPE_COUNT; m++) {
 			struct sbuf exp = { exp_p, 0 };
 			ref_escape(&exp, m, plain.p, plain.len);
-			size_t n = fo_template_render(t, &values, m, got, BUF);
+			size_t n = fan_template_render(t, &values, m, got, BUF);
 			CHECK(n == exp.len && memcmp(got, exp.p, n) == 0);
 			long d = decode(m, got, n, dec);
 			CHECK(d == (long)plain.len && memcmp(dec, plain.p, plain.len) == 0);
 			if (n > 0) { /* a random short buffer gives the same length and prefix */
 				size_t cap = rnd((uint32_t)n);
-				CHECK(fo_template_render(t, &values, m, dec, cap) == n);
+				CHECK(fan_template_render(t, &values, m, dec, cap) == n);
 				CHECK(memcmp(dec, got, cap) == 0);
 			}
 		}
-		fo_template_free(t);
+		fan_template_free(t);
 	}
 	free(src_p);
 	free(plain_p);
