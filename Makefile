@@ -21,7 +21,7 @@ OPT ?= -O2
 CFLAGS_BASE := -std=gnu11 $(OPT) -g -Wall -Wextra -Werror -Wshadow -Wno-unused-parameter \
 	-D_GNU_SOURCE -I. -pthread -fPIC
 LDLIBS_CLIENT := -lcrypto
-LDLIBS_SERVER := -luring -lcrypto -llz4 -ljansson -lpthread
+LDLIBS_SERVER := -luring -lssl -lcrypto -llz4 -ljansson -lhttp_parser -lpthread
 JEMALLOC := 1
 
 ifneq ($(filter asan,$(MAKECMDGOALS)),)
@@ -103,7 +103,7 @@ $(BUILD)/bench/%: $(call obj,bench/%.c) $(LIBENGINE_A) $(LIBHERALD_A)
 
 # ---- dependencies ---------------------------------------------------------
 DEB_PACKAGES := build-essential pkg-config liburing-dev libjemalloc-dev libssl-dev liblz4-dev \
-	librocksdb-dev liblmdb-dev libsqlite3-dev libjansson-dev \
+	librocksdb-dev liblmdb-dev libsqlite3-dev libjansson-dev libhttp-parser-dev \
 	clang libclang-rt-14-dev redis-server redis-tools valgrind python3 iproute2 procps \
 	clang-tidy util-linux
 

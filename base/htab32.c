@@ -26,12 +26,18 @@
 #define HTAB32_SLOTS_MAX     ((size_t)1 << 32) /* the home index is 32 bits of hash */
 #define HTAB32_HUGE_BYTES    ((size_t)2 << 20) /* x86-64 huge page */
 
+/* Home slot: the top bits of the hash, so that slot order is hash order (see htab32.h). */
+static inline size_t home(uint32_t hash, size_t mask)
+{
+	return base_htab32_home(hash, mask);
+}
+
 static struct base_htab32_slot *probe(struct base_htab32_slot *slots, size_t mask, uint32_t hash,
 				      base_htab32_match_fn *match, const void *key)
 {
 	if (!slots)
 		return NULL;
-	for (size_t i = hash & mask;; i = (i + 1) & mask) {
+	for (size_t i = home(hash, mask);; i = (i + 1) & mask) {
 		struct base_htab32_slot *s = &slots[i];
 		if (!s->ref)
 			return NULL;
@@ -51,7 +57,7 @@ uint32_t base_htab32_find(const struct base_htab32 *t, uint32_t hash, base_htab3
 
 static void place(struct base_htab32_slot *slots, size_t mask, uint32_t hash, uint32_t ref)
 {
-	size_t i = hash & mask;
+	size_t i = home(hash, mask);
 	while (slots[i].ref)
 		i = (i + 1) & mask;
 	slots[i].hash = hash;
@@ -139,7 +145,7 @@ int base_htab32_upsert(struct base_htab32 *t, uint32_t hash, base_htab32_match_f
 			return rc;
 	}
 	migrate(t, HTAB32_MIGRATE_SLOTS);
-	size_t i = hash & t->mask;
+	size_t i = home(hash, t->mask);
 	for (;; i = (i + 1) & t->mask) {
 		struct base_htab32_slot *s = &t->slots[i];
 		if (!s->ref)
@@ -168,7 +174,7 @@ static struct base_htab32_slot *slot_of(struct base_htab32_slot *slots, size_t m
 {
 	if (!slots)
 		return NULL;
-	for (size_t i = hash & mask;; i = (i + 1) & mask) {
+	for (size_t i = home(hash, mask);; i = (i + 1) & mask) {
 		if (!slots[i].ref)
 			return NULL;
 		if (slots[i].ref == ref)
@@ -207,9 +213,9 @@ bool base_htab32_remove(struct base_htab32 *t, uint32_t hash, uint32_t ref)
 				t->count--;
 				return true;
 			}
-			size_t home = t->slots[j].hash & t->mask;
+			size_t h = home(t->slots[j].hash, t->mask);
 			/* move j to i if home is not cyclically in (i, j] */
-			if (i <= j ? (home <= i || home > j) : (home <= i && home > j))
+			if (i <= j ? (h <= i || h > j) : (h <= i && h > j))
 				break;
 		}
 		t->slots[i] = t->slots[j];
@@ -259,4 +265,31 @@ size_t base_htab32_bytes(const struct base_htab32 *t)
 	if (t->old_slots)
 		n += t->old_mask + 1;
 	return n * sizeof(struct base_htab32_slot);
+}
+
+static void range_one(const struct base_htab32_slot *slots, size_t mask, size_t skip_below, uint32_t lo,
+		      uint32_t hi, base_htab32_visit_fn *fn, void *arg)
+{
+	size_t start = home(lo, mask), end = home(hi, mask);
+	/* the slots homed in the range: an entry sits at or after its home */
+	for (size_t i = start; i <= end; i++) {
+		const struct base_htab32_slot *s = &slots[i];
+		if (s->ref && i >= skip_below && s->hash >= lo && s->hash <= hi)
+			fn(arg, s->hash, s->ref);
+	}
+	/* and the probing run that spills past them, around the end if need be */
+	for (size_t j = (end + 1) & mask; j != start && slots[j].ref; j = (j + 1) & mask) {
+		const struct base_htab32_slot *s = &slots[j];
+		if (j >= skip_below && s->hash >= lo && s->hash <= hi)
+			fn(arg, s->hash, s->ref);
+	}
+}
+
+void base_htab32_range(const struct base_htab32 *t, uint32_t lo, uint32_t hi, base_htab32_visit_fn *fn,
+		       void *arg)
+{
+	if (t->old_slots) /* the old slots below migrate_pos were copied: the new array has them */
+		range_one(t->old_slots, t->old_mask, t->migrate_pos, lo, hi, fn, arg);
+	if (t->slots)
+		range_one(t->slots, t->mask, 0, lo, hi, fn, arg);
 }

@@ -8,7 +8,7 @@
  * of the 10 M-user measurement, 0.6, a slot costs 13 bytes per user where
  * htab.h's 16-byte slot cost 27). The entry itself lives
  * elsewhere (an arena) and is named by a non-zero ref; ref 0 marks an empty
- * slot. The hash kept in the slot places the entry (home = hash & mask) and
+ * slot. The hash kept in the slot places the entry (home: its top bits) and
  * filters candidates before match() is asked, so a lookup touches the
  * entry only when 32 bits of hash agree, and growing never touches entries.
  *
@@ -42,6 +42,19 @@ struct base_htab32 {
 	size_t migrate_pos;                 /* old slots below this are copied */
 };
 
+/*
+ * The home slot of a hash is its top log2(slots) bits, so the slot array is
+ * in hash order (up to linear-probing runs and the wrap at the end) at any
+ * size: base_htab32_range() walks a hash range without a second index, and
+ * a walk by ranges keeps its place across growth (fan-out enumeration,
+ * fanout/run.c).
+ */
+static inline size_t base_htab32_home(uint32_t hash, size_t mask)
+{
+	unsigned bits = mask ? 64u - (unsigned)__builtin_clzll((unsigned long long)mask) : 0;
+	return (size_t)((uint64_t)hash >> (32u - bits));
+}
+
 typedef bool base_htab32_match_fn(uint32_t ref, const void *key);
 
 /* The ref with this hash that match() accepts, or 0. */
@@ -60,7 +73,7 @@ int base_htab32_upsert(struct base_htab32 *t, uint32_t hash, base_htab32_match_f
 static inline void base_htab32_prefetch(const struct base_htab32 *t, uint32_t hash)
 {
 	if (t->slots)
-		__builtin_prefetch(&t->slots[hash & t->mask]);
+		__builtin_prefetch(&t->slots[base_htab32_home(hash, t->mask)]);
 }
 /* Let the entry (hash, ref) name new_ref instead, in place. true if it was there. */
 bool base_htab32_replace(struct base_htab32 *t, uint32_t hash, uint32_t ref, uint32_t new_ref);
@@ -70,6 +83,16 @@ void base_htab32_free(struct base_htab32 *t);
 
 /* Iterate: for (size_t i = 0; base_htab32_next(t, &i, &ref);) */
 bool base_htab32_next(const struct base_htab32 *t, size_t *i, uint32_t *ref);
+
+/*
+ * Visit every entry whose hash is in [lo, hi] (inclusive; lo <= hi), each
+ * once, in both arrays while the table grows: fn(arg, hash, ref). The
+ * table must not change during the walk. Cost: the slots homed in the
+ * range, plus the probing run that spills past it.
+ */
+typedef void base_htab32_visit_fn(void *arg, uint32_t hash, uint32_t ref);
+void base_htab32_range(const struct base_htab32 *t, uint32_t lo, uint32_t hi, base_htab32_visit_fn *fn,
+		       void *arg);
 
 /* Bytes of slot arrays the table holds (both arrays while it grows). */
 size_t base_htab32_bytes(const struct base_htab32 *t);

@@ -4,7 +4,8 @@
  * upserts, in-place replaces and removals, with many colliding hashes
  * (backward-shift deletion must keep every run reachable), and in the
  * middle of incremental growth (a replace or upsert of an entry not yet
- * copied must survive the copy).
+ * copied must survive the copy). Walks by hash range (the slot array is
+ * in hash order) see every entry once, before, during and after growth.
  */
 #include "base/htab32.h"
 #include "tests/testlib.h"
@@ -28,6 +29,33 @@ static void check_all(const struct base_htab32 *t, bool colliding)
 {
 	for (uint32_t k = 0; k < KEYS; k++)
 		CHECK(base_htab32_find(t, hash_of(k, colliding), match_key, &k) == cur[k]);
+}
+
+/* Walks by hash ranges that cover [0, 2^32) visit every entry exactly once, inside its range. */
+static uint8_t visits[KEYS];
+static uint32_t range_lo, range_hi;
+
+static void visit(void *arg, uint32_t hash, uint32_t ref)
+{
+	CHECK(hash >= range_lo && hash <= range_hi);
+	uint32_t k = (ref - 1) % KEYS;
+	CHECK(cur[k] == ref && hash == hash_of(k, *(const bool *)arg));
+	visits[k]++;
+}
+
+static void check_ranges(const struct base_htab32 *t, bool colliding, uint32_t step)
+{
+	memset(visits, 0, sizeof(visits));
+	uint64_t lo = 0;
+	while (lo <= UINT32_MAX) {
+		uint64_t hi = lo + step - 1 > UINT32_MAX ? UINT32_MAX : lo + step - 1;
+		range_lo = (uint32_t)lo;
+		range_hi = (uint32_t)hi;
+		base_htab32_range(t, range_lo, range_hi, visit, &colliding);
+		lo = hi + 1;
+	}
+	for (uint32_t k = 0; k < KEYS; k++)
+		CHECK(visits[k] == (cur[k] != 0));
 }
 
 int main(void)
@@ -71,8 +99,11 @@ int main(void)
 			CHECK(base_htab32_find(&t, h, match_key, &k) == cur[k]);
 			break;
 		}
-		if (round % 50000 == 0)
+		if (round % 50000 == 0) {
 			check_all(&t, true);
+			check_ranges(&t, true, 1u << 24);
+			check_ranges(&t, true, 0x7654321u);
+		}
 	}
 	check_all(&t, true);
 	CHECK(t.count == live);
@@ -120,6 +151,8 @@ int main(void)
 			}
 			CHECK(n == (size_t)k + 1);
 		}
+		if (g.old_slots && k % 61 == 0)
+			check_ranges(&g, false, 1u << 26);
 	}
 	CHECK(mid_copy);
 	CHECK(g.count == KEYS);
