@@ -47,6 +47,7 @@ struct settings {
 	unsigned event_segment_mb;
 	const char *event_window;
 	const char *retention;
+	const char *vendor_sink;
 };
 
 /* "90s", "15m", "1h", "30d" -> milliseconds; 0 or -1. */
@@ -96,6 +97,9 @@ static void usage(FILE *f)
 		"                         (default 1h)\n"
 		"  --retention DUR        delete receipts older than this, a segment at a time;\n"
 		"                         counters keep their counts (default 30d)\n"
+		"  --vendor-sink SINK     http: campaigns call the vendors set by VENDOR_SET;\n"
+		"                         null: every address is accepted at once, no call is\n"
+		"                         made (measuring the engine alone) (default http)\n"
 		"  --log-level LEVEL      debug, info, warn or error        (default info)\n"
 		"  --version              print the version and exit\n"
 		"  --help                 this text\n"
@@ -280,6 +284,7 @@ int main(int argc, char **argv)
 		.event_segment_mb = 64,
 		.event_window = "1h",
 		.retention = "30d",
+		.vendor_sink = "http",
 	};
 	bool partitions_given = false;
 	static const struct option opts[] = {
@@ -299,6 +304,7 @@ int main(int argc, char **argv)
 		{ "event-segment-mb", required_argument, NULL, 'E' },
 		{ "event-window", required_argument, NULL, 'W' },
 		{ "retention", required_argument, NULL, 'R' },
+		{ "vendor-sink", required_argument, NULL, 'S' },
 		{ "version", no_argument, NULL, 'V' },
 		{ "help", no_argument, NULL, 'h' },
 		{ 0, 0, 0, 0 },
@@ -348,6 +354,7 @@ int main(int argc, char **argv)
 			break;
 		case 'W': st.event_window = optarg; break;
 		case 'R': st.retention = optarg; break;
+		case 'S': st.vendor_sink = optarg; break;
 		case 'k':
 			if (parse_uint(optarg, 0, 1000000, &st.compact_mb)) {
 				fprintf(stderr, "heraldd: --compact-mb takes 0..1000000\n");
@@ -413,6 +420,11 @@ int main(int argc, char **argv)
 		fprintf(stderr, "heraldd: --event-window takes a duration of 1s or more: 90s, 15m, 1h, 1d\n");
 		return 2;
 	}
+	if (strcmp(st.vendor_sink, "http") && strcmp(st.vendor_sink, "null")) {
+		fprintf(stderr, "heraldd: --vendor-sink takes http or null\n");
+		return 2;
+	}
+	cfg.fanout_null_sink = !strcmp(st.vendor_sink, "null");
 	if (parse_duration(st.retention, 1000, &cfg.retention_ms)) {
 		fprintf(stderr, "heraldd: --retention takes a duration of 1s or more: 3600s, 48h, 30d\n");
 		return 2;

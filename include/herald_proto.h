@@ -54,8 +54,14 @@ enum hrl_op {
 	HRL_OP_RECEIPT_PUT       = 0x0030,
 	HRL_OP_HISTORY           = 0x0031,
 	HRL_OP_CAMPAIGN_COUNTERS = 0x0032,
+
+	HRL_OP_CAMPAIGN_CREATE   = 0x0040,
+	HRL_OP_CAMPAIGN_STATUS   = 0x0041,
+	HRL_OP_CAMPAIGN_CONTROL  = 0x0042,
+	HRL_OP_VENDOR_SET        = 0x0043,
+	HRL_OP_VENDOR_LIST       = 0x0044,
 };
-#define HRL_OP_TABLE_SIZE 0x0033
+#define HRL_OP_TABLE_SIZE 0x0045
 
 /* Error codes carried in an error frame's body (u16 code, str message). */
 enum hrl_err {
@@ -124,6 +130,57 @@ enum hrl_state {
 	HRL_STATE_RECALLED  = 7,
 };
 #define HRL_STATE_COUNT 8
+
+/* u8 state of a device in USER_SHOW (5.3). */
+enum hrl_device_state {
+	HRL_DEVICE_ACTIVE  = 0,
+	HRL_DEVICE_INVALID = 1, /* a vendor called the address invalid; never tried again */
+};
+#define HRL_DEVICE_STATE_COUNT 2
+
+/* CAMPAIGN_CREATE u8 audience (5.10). */
+enum hrl_audience {
+	HRL_AUD_USER = 1, /* str user_id */
+	HRL_AUD_LIST = 2, /* u16 n, n x str user_id */
+	HRL_AUD_TAG  = 3, /* str tag expression (5.8) */
+	HRL_AUD_ALL  = 4, /* every user of the app */
+};
+#define HRL_AUD_COUNT 5
+
+/* CAMPAIGN_CREATE u8 lane. */
+enum hrl_lane {
+	HRL_LANE_BULK          = 0,
+	HRL_LANE_TRANSACTIONAL = 1,
+};
+#define HRL_LANE_COUNT 2
+
+/* CAMPAIGN_STATUS / CAMPAIGN_CONTROL u8 state. */
+enum hrl_campaign_state {
+	HRL_CAMPAIGN_RUNNING   = 1,
+	HRL_CAMPAIGN_PAUSED    = 2,
+	HRL_CAMPAIGN_CANCELLED = 3,
+	HRL_CAMPAIGN_DONE      = 4,
+};
+#define HRL_CAMPAIGN_STATE_COUNT 5
+
+/* CAMPAIGN_CONTROL u8 action. */
+enum hrl_control {
+	HRL_CONTROL_PAUSE  = 1,
+	HRL_CONTROL_RESUME = 2,
+	HRL_CONTROL_CANCEL = 3,
+};
+#define HRL_CONTROL_COUNT 4
+
+/* VENDOR_SET / VENDOR_LIST u8 target. */
+enum hrl_target {
+	HRL_TARGET_HUAWEI  = 1,
+	HRL_TARGET_XIAOMI  = 2,
+	HRL_TARGET_OPPO    = 3,
+	HRL_TARGET_VIVO    = 4,
+	HRL_TARGET_SMS     = 5, /* Alibaba SendSms shape */
+	HRL_TARGET_WEBHOOK = 6,
+};
+#define HRL_TARGET_COUNT 7
 
 enum hrl_role {
 	HRL_ROLE_APP   = 0,

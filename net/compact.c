@@ -24,6 +24,7 @@
 #include "net/server.h"
 
 #include "base/log.h"
+#include "net/fanout.h"
 
 #define COMPACT_USERS_PER_SLICE 256u
 
@@ -93,6 +94,8 @@ void net_compact_slice(struct net_core *nc)
 		k->passes++;
 		return;
 	}
+	if (!net_fanout_compact(nc, obsolete, &k->last_lsn))
+		return;
 	if (nc->id == 0)
 		for (unsigned i = 0; i < HRL_APPS_MAX; i++)
 			if (nc->apps.apps[i].used && obsolete(nc, nc->apps_loc[i])) {

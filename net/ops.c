@@ -27,6 +27,7 @@
 #include "base/assert.h"
 #include "base/log.h"
 #include "net/req.h"
+#include "net/fanout.h"
 
 #define HRL_SERVER_NAME "heraldd 0.1.0"
 
@@ -947,4 +948,9 @@ const struct net_op_desc net_ops[HRL_OP_TABLE_SIZE] = {
 	[HRL_OP_RECEIPT_PUT] = { op_receipt_put, NET_ROLE_APP, NET_ROUTE_USER, false, true },
 	[HRL_OP_HISTORY] = { op_history, NET_ROLE_APP, NET_ROUTE_USER, false },
 	[HRL_OP_CAMPAIGN_COUNTERS] = { op_campaign_counters, NET_ROLE_APP, NET_ROUTE_ALL, true },
+	[HRL_OP_CAMPAIGN_CREATE] = { net_op_campaign_create, NET_ROLE_APP, NET_ROUTE_APPS, true, true },
+	[HRL_OP_CAMPAIGN_STATUS] = { net_op_campaign_status, NET_ROLE_APP, NET_ROUTE_ALL, true },
+	[HRL_OP_CAMPAIGN_CONTROL] = { net_op_campaign_control, NET_ROLE_APP, NET_ROUTE_APPS, true, true },
+	[HRL_OP_VENDOR_SET] = { net_op_vendor_set, NET_ROLE_APP, NET_ROUTE_APPS, true, true },
+	[HRL_OP_VENDOR_LIST] = { net_op_vendor_list, NET_ROLE_APP, NET_ROUTE_HERE, false },
 };

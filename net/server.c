@@ -15,6 +15,7 @@
  * of answers unsent; its receive is cancelled if input piles up meanwhile.
  */
 #include "net/server.h"
+#include "net/fanout.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -801,6 +802,8 @@ static void flush_sends(struct iou_core *io)
 	struct net_core *nc = net_core_of(io);
 
 	net_compact_slice(nc);
+	if (net_fanout_poll(nc))
+		io->wake_mask |= 1ull << nc->id; /* more to do: do not sleep */
 	sto_log_flush(&nc->log, io->now_ms);
 	sto_log_flush(&nc->evlog, io->now_ms);
 	while (nc->rearm) {
@@ -864,6 +867,7 @@ static void on_tick(struct iou_core *io)
 		start_drain(nc);
 	net_compact_tick(nc);
 	sto_events_tick(&nc->events);
+	net_fanout_tick(nc);
 	if (nc->id == 0 && io->now_ms - s->last_expire_ms >= 1000) {
 		s->last_expire_ms = io->now_ms;
 		struct timespec ts;
@@ -912,6 +916,7 @@ static void core_free_state(struct net_core *nc)
 	nc->conns = NULL;
 	nc->free_idx = NULL;
 	sto_users_free(&nc->users);
+	net_fanout_free_state(nc);
 	sto_alias_index_free(&nc->aliases);
 	free(nc->part_seq);
 	nc->part_seq = NULL;
@@ -966,10 +971,12 @@ static void *core_main(void *arg)
 	nc->io.msg_handlers[NET_MSG_REPLY] = on_msg_reply;
 	nc->io.on_tick = on_tick;
 	nc->io.before_wait = flush_sends;
+	net_fanout_thread_start(nc);
 	arm_accept(nc);
 	base_log(BASE_LOG_DEBUG, "msg=\"core ready\" msg_ring=%d partitions=%u",
 		 nc->io.msg_ring_supported, nc->partitions_owned);
 	iou_core_run(&nc->io);
+	net_fanout_free(nc);
 out:
 	core_free_state(nc);
 	sto_log_close(&nc->log);
@@ -1061,6 +1068,8 @@ static void on_undo(struct sto_log *l, const struct sto_rec_hdr *h, const uint8_
 		}
 		nc->apps_loc[idx] = prev_loc;
 		nc->apps_seq--;
+	} else if (h->type == STO_REC_CAMPAIGN || h->type == STO_REC_VENDOR) {
+		nc->apps_seq--; /* the request that wrote it was answered with an error */
 	}
 }
 
@@ -1175,9 +1184,16 @@ static void recover_apply(void *arg, unsigned worker, const struct sto_rec_hdr *
 	struct recover_ctx *rc = arg;
 	struct net_server *s = rc->s;
 	/* worker w builds core w's tables; the header's partition says whose a record is */
-	if (h->partition == STO_PARTITION_APPS ? worker != 0 :
+	if (h->partition == STO_PARTITION_APPS || h->partition == STO_PARTITION_FANOUT ? worker != 0 :
 	    h->partition >= s->cfg.partitions || net_partition_core(s, h->partition) != worker)
 		return;
+	if (h->type == STO_REC_CAMPAIGN || h->type == STO_REC_VENDOR || h->type == STO_REC_PROGRESS) {
+		if (h->type == STO_REC_CAMPAIGN || h->type == STO_REC_VENDOR)
+			if (h->seq > s->cores[0]->apps_seq)
+				s->cores[0]->apps_seq = h->seq;
+		net_fanout_recover_record(h, payload, loc);
+		return;
+	}
 	if (h->type == STO_REC_APP_PUT) {
 		uint16_t idx;
 		struct sto_app a;
@@ -1269,6 +1285,11 @@ int net_server_recover(struct net_server *s)
 				}
 		}
 	}
+	rc = net_fanout_recover(s);
+	if (rc) {
+		base_log(BASE_LOG_ERROR, "msg=\"store: cannot restore the campaigns\" err=%d", rc);
+		return rc;
+	}
 #ifdef HRL_JEMALLOC
 	{
 		/* replay freed the index arrays the tables grew out of: give their pages back */
@@ -1344,6 +1365,13 @@ int net_server_init(struct net_server *s, const struct net_config *cfg)
 		for (unsigned p = 0; p < cfg->partitions; p++)
 			if (p % s->ncores == i)
 				nc->partitions_owned++;
+		nc->srv = s;
+		nc->id = i;
+		rc = net_fanout_init(nc);
+		if (rc) {
+			free(nc->part_seq);
+			goto out_free;
+		}
 		s->cores[i] = nc;
 		s->io[i] = &nc->io;
 		rc = listen_socket(cfg, port, &nc->listen_fd);

@@ -33,6 +33,7 @@
 #include "store/events.h"
 #include "store/log.h"
 #include "store/users.h"
+#include "fanout/run.h"
 
 struct net_config {
 	char listen_host[64];
@@ -49,6 +50,7 @@ struct net_config {
 	char events_dir[4096];
 	struct sto_log_cfg events; /* events.dir points at events_dir; epoch from recovery */
 	uint64_t retention_ms;    /* receipt segments older than this are deleted */
+	bool fanout_null_sink;    /* vendor calls go nowhere: every address accepted (benchmarks) */
 };
 
 struct net_core;
@@ -146,6 +148,11 @@ struct net_core {
 	struct net_call *room_tail;
 	struct net_call *call_pool; /* free calls, linked through wait_next */
 	uint32_t call_pool_count;
+
+	struct fan_core fan;     /* this core's share of every campaign (fanout/run.h) */
+	uint64_t fan_next_id;    /* core 0: the next campaign id */
+	uint64_t fan_unbound;    /* addresses unbound as invalid */
+	bool fan_store_warned;
 
 	uint64_t requests_total;
 	uint64_t forwarded_total;

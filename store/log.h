@@ -69,9 +69,13 @@ enum sto_rec_type {
 	STO_REC_RECEIPT = 4,  /* one receipt (store/events.h) */
 	STO_REC_COUNTERS = 5, /* a part of a core's counter checkpoint (store/events.h) */
 	STO_REC_PAD = 6,      /* zeros up to a block boundary (several flights in flight) */
+	STO_REC_CAMPAIGN = 7, /* a campaign's definition and state (core 0; net/fanout.c) */
+	STO_REC_PROGRESS = 8, /* one core's progress in a campaign (net/fanout.c) */
+	STO_REC_VENDOR = 9,   /* an app's vendor settings (core 0; net/fanout.c) */
 };
-#define STO_REC_TYPES 7
+#define STO_REC_TYPES 10
 #define STO_PARTITION_COUNTERS 0xFFFEu
+#define STO_PARTITION_FANOUT   0xFFFDu /* campaign progress: read by recovery worker 0 from every core's log */
 
 /* Streams: each core writes one log of each, in its own directory. */
 enum sto_stream {
