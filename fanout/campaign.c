@@ -84,7 +84,7 @@ static int compile_template(struct sto_bytes text, const char *what, struct fan_
 	if (rc == -ENOMEM)
 		return rc;
 	if (rc)
-		return fail(why, "%s template: %s at offset %u", what, err.msg, err.pos);
+		return fail(why, "%s template: %s at %u", what, err.msg, err.pos);
 	return 0;
 }
 

@@ -26,7 +26,7 @@
 #define FAN_LIST_USERS_MAX      1000u  /* an explicit list in CAMPAIGN_CREATE */
 #define FAN_BODY_BYTES_MAX      4096u  /* template texts */
 #define FAN_CATEGORY_BYTES_MAX  64u
-#define FAN_CAMPAIGNS_MAX       4096u  /* campaigns a core holds (finished ones included) */
+#define FAN_CAMPAIGNS_MAX       4096u  /* campaigns a core holds; finished ones are forgotten after 10 min when room is needed */
 #define FAN_WHY_BYTES_MAX       160u
 
 enum fan_audience {

@@ -15,6 +15,8 @@
 
 #define HRL_DEVICE_STATE_ACTIVE 0u
 
+static uint64_t realtime_us(void);
+
 /* ---- batches ------------------------------------------------------------------------------ */
 
 static struct fan_batch *batch_get(struct fan_core *fc, struct fan_run *r, uint8_t target)
@@ -184,13 +186,45 @@ static char *render_once(const struct fan_template *t)
 	return s;
 }
 
+/*
+ * Make room: forget the oldest campaign that is finished here (nothing out,
+ * enumerated, done or cancelled) and was created FAN_KEEP_FINISHED_MS ago.
+ * Its receipts and counters stay in the store; its status is gone.
+ */
+static bool evict_one(struct fan_core *fc)
+{
+	uint32_t best = UINT32_MAX;
+	uint64_t now = realtime_us() / 1000;
+	for (uint32_t i = 0; i < fc->run_count; i++) {
+		const struct fan_run *r = fc->runs[i];
+		bool finished = r->batches_out == 0 && (r->local_done || r->state == FAN_CANCELLED);
+		if (finished && r->created_ms + FAN_KEEP_FINISHED_MS <= now &&
+		    (best == UINT32_MAX || r->created_ms < fc->runs[best]->created_ms))
+			best = i;
+	}
+	if (best == UINT32_MAX)
+		return false;
+	struct fan_run *r = fc->runs[best];
+	for (unsigned t = 0; t < FAN_TARGET_COUNT; t++)
+		if (r->filling[t]) /* empty: finished */
+			batch_put(fc, r->filling[t]);
+	run_free(r);
+	fc->runs[best] = fc->runs[--fc->run_count];
+	return true;
+}
+
+bool fan_core_room(struct fan_core *fc)
+{
+	return fc->run_count < FAN_CAMPAIGNS_MAX || evict_one(fc);
+}
+
 int fan_core_add(struct fan_core *fc, uint64_t id, uint16_t app, uint8_t state, uint64_t created_ms,
 		 const uint8_t *def, size_t len, uint64_t done_below, const uint64_t *cnt)
 {
 	char why[FAN_WHY_BYTES_MAX];
 	if (fan_core_find(fc, id))
 		return -EEXIST;
-	if (fc->run_count == FAN_CAMPAIGNS_MAX)
+	if (fc->run_count == FAN_CAMPAIGNS_MAX && !evict_one(fc))
 		return -ENOSPC;
 	struct fan_run *r = calloc(1, sizeof(*r));
 	if (!r)

@@ -58,6 +58,7 @@
 #define FAN_BREAKER_FAILS   5u     /* consecutive failed calls that open the breaker */
 #define FAN_PROGRESS_MS     200u   /* progress logged at most this often per campaign */
 #define FAN_HASH_END        ((uint64_t)1 << 32)
+#define FAN_KEEP_FINISHED_MS (10u * 60u * 1000u) /* a finished campaign's status is kept at least this long */
 
 enum fan_count {
 	FAN_C_SCANNED,
@@ -239,6 +240,8 @@ void fan_core_free(struct fan_core *fc);
 int fan_core_add(struct fan_core *fc, uint64_t id, uint16_t app, uint8_t state, uint64_t created_ms,
 		 const uint8_t *def, size_t len, uint64_t done_below, const uint64_t *cnt);
 struct fan_run *fan_core_find(struct fan_core *fc, uint64_t id);
+/* Is there room for one more campaign (forgetting an old finished one if need be)? */
+bool fan_core_room(struct fan_core *fc);
 /* Pause, resume or cancel here. */
 void fan_core_set_state(struct fan_core *fc, struct fan_run *r, uint8_t state);
 /* VENDOR_SET on this core (copied). 0 or -ENOMEM. */

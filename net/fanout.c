@@ -493,8 +493,8 @@ void net_op_campaign_create(struct net_ctx *x)
 		net_ctx_error(x, rc == -ENOMEM ? HRL_E_INTERNAL : HRL_E_INVALID_ARGUMENT, why);
 		return;
 	}
-	if (nc->fan.run_count >= FAN_CAMPAIGNS_MAX) {
-		net_ctx_error(x, HRL_E_LIMIT_EXCEEDED, "the engine holds 4096 campaigns at most");
+	if (!fan_core_room(&nc->fan)) {
+		net_ctx_error(x, HRL_E_LIMIT_EXCEEDED, "the engine holds 4096 campaigns at most (finished ones are forgotten 10 minutes after their creation)");
 		return;
 	}
 	if (sto_log_room(&nc->log, CAMPAIGN_HEAD + x->body_len)) {
