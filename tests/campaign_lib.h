@@ -33,7 +33,7 @@ static inline void tc_bind_users(struct te_conn *c, const char *prefix, unsigned
 			snprintf(user, sizeof(user), "%s%u", prefix, i);
 			if (sent % 2 == 0) {
 				addr(i, a, sizeof(a));
-				te_bind_body(&t, user, ch, vendor, HRL_PLATFORM_ANDROID, a);
+				te_bind_body(&t, user, ch, vendor, ch == HRL_CH_PUSH ? HRL_PLATFORM_ANDROID : 0, a);
 				te_send(c, HRL_OP_BIND, t.b.data, t.b.len);
 			} else {
 				tb_reset(&t);
@@ -184,3 +184,105 @@ static inline int tc_vendor_set(struct te_conn *c, uint8_t target, const char *u
 }
 
 #endif
+
+/* ---- herald-vendorsim (bench/herald-vendorsim.c) ---------------------------------------- */
+
+#include <sys/wait.h>
+
+struct tc_sim {
+	pid_t pid;
+	int port;
+	char url[64];
+};
+
+static struct tc_sim *tc_sim_current;
+
+static inline void tc_sim_kill(void)
+{
+	if (tc_sim_current && tc_sim_current->pid > 0) {
+		kill(tc_sim_current->pid, SIGKILL);
+		waitpid(tc_sim_current->pid, NULL, 0);
+		tc_sim_current->pid = 0;
+	}
+}
+
+/* Start the simulator with extra arguments (NULL-terminated); skip if it is not built. */
+static inline void tc_sim_start(struct tc_sim *s, const char *const *extra)
+{
+	char bin[300];
+	const char *argv[40];
+	int n = 0, fds[2];
+	snprintf(bin, sizeof(bin), "%s/bench/herald-vendorsim", te_build());
+	if (access(bin, X_OK))
+		SKIP("herald-vendorsim not built");
+	argv[n++] = bin;
+	argv[n++] = "--listen";
+	argv[n++] = "127.0.0.1:0";
+	for (int i = 0; extra && extra[i] && n < 38; i++)
+		argv[n++] = extra[i];
+	argv[n] = NULL;
+	CHECK(pipe(fds) == 0);
+	s->pid = fork();
+	CHECK(s->pid >= 0);
+	if (s->pid == 0) {
+		dup2(fds[1], STDOUT_FILENO);
+		close(fds[0]);
+		execv(bin, (char *const *)argv);
+		_exit(127);
+	}
+	close(fds[1]);
+	tc_sim_current = s;
+	atexit(tc_sim_kill);
+	char line[128];
+	FILE *f = fdopen(fds[0], "r");
+	CHECK(f && fgets(line, sizeof(line), f));
+	fclose(f);
+	char *colon = strrchr(line, ':');
+	CHECK(!strncmp(line, "listening ", 10) && colon);
+	s->port = atoi(colon + 1);
+	snprintf(s->url, sizeof(s->url), "http://127.0.0.1:%d", s->port);
+}
+
+/* One HTTP/1.0 request to the simulator; the body of the answer (malloc'd, NUL-terminated). */
+static inline char *tc_sim_http(const struct tc_sim *s, const char *method, const char *path)
+{
+	int fd = te_try_connect(s->port);
+	CHECK(fd >= 0);
+	char req[256];
+	int n = snprintf(req, sizeof(req), "%s %s HTTP/1.0\r\nHost: sim\r\nContent-Length: 0\r\n\r\n", method, path);
+	CHECK(write(fd, req, (size_t)n) == n);
+	size_t cap = 1 << 16, len = 0;
+	char *buf = malloc(cap);
+	CHECK(buf);
+	for (;;) {
+		if (len + 1 >= cap) {
+			cap *= 2;
+			buf = realloc(buf, cap);
+			CHECK(buf);
+		}
+		ssize_t r = read(fd, buf + len, cap - len - 1);
+		CHECK(r >= 0);
+		if (r == 0)
+			break;
+		len += (size_t)r;
+	}
+	close(fd);
+	buf[len] = 0;
+	char *body = strstr(buf, "\r\n\r\n");
+	CHECK(body);
+	memmove(buf, body + 4, strlen(body + 4) + 1);
+	return buf;
+}
+
+/* A number from the summary JSON: "vendor":{... "field":N ...}. */
+static inline uint64_t tc_sim_summary(const char *json, const char *vendor, const char *field)
+{
+	char key[64];
+	snprintf(key, sizeof(key), "\"%s\":{", vendor);
+	const char *v = strstr(json, key);
+	CHECK(v);
+	snprintf(key, sizeof(key), "\"%s\":", field);
+	const char *f = strstr(v, key);
+	CHECK(f);
+	return strtoull(f + strlen(key), NULL, 10);
+}
