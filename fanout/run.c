@@ -670,7 +670,9 @@ static bool send_one(struct fan_core *fc, struct fan_batch *b)
 		return true;
 	}
 	struct fan_link *l = link_of(fc, r->app_idx, b->target);
-	if (l->inflight >= 2u * v->connections || fc->now_ms < l->open_until_ms)
+	unsigned lane = r->k.spec.lane;
+	unsigned most = lane == FAN_LANE_TRANSACTIONAL ? 2u * FAN_TX_CONNS(v->connections) : 2u * v->connections;
+	if (l->inflight[lane] >= most || fc->now_ms < l->open_until_ms)
 		return false;
 	if (v->rate_per_s) {
 		double share = (double)v->rate_per_s / fc->ncores;
@@ -715,7 +717,7 @@ static bool send_one(struct fan_core *fc, struct fan_batch *b)
 		l->bucket -= b->n;
 	if (v->daily_quota && !b->step)
 		l->quota_used += b->n;
-	l->inflight++;
+	l->inflight[lane]++;
 	b->state = FAN_B_INFLIGHT;
 	call_started(r);
 	return true;
@@ -750,8 +752,8 @@ void fan_batch_answer(struct fan_core *fc, struct fan_batch *b, int status, cons
 	struct fan_run *r = b->run;
 	struct fan_link *l = link_of(fc, r->app_idx, b->target);
 	const struct fan_vendor *v = fan_core_vendor(fc, r->app_idx, b->target);
-	if (l && l->inflight)
-		l->inflight--;
+	if (l && l->inflight[r->k.spec.lane])
+		l->inflight[r->k.spec.lane]--;
 	uint64_t us = monotonic_us() - b->sent_us;
 	fc->lat_us[us ? 63 - __builtin_clzll(us) : 0]++;
 	struct fan_answer ans;

@@ -48,7 +48,7 @@
 #include "store/events.h"
 #include "store/users.h"
 
-#define FAN_WINDOW_USERS    1024u  /* users a window holds, on average */
+#define FAN_WINDOW_USERS    256u   /* users a window holds, on average */
 #define FAN_WINDOWS_MAX     64u    /* open windows per campaign and core */
 #define FAN_BATCHES_SOFT    48u    /* batches out per core before enumeration pauses */
 #define FAN_LINGER_MS       5u     /* a partial batch waits at most this long */
@@ -56,7 +56,8 @@
 #define FAN_BACKOFF_BASE_MS 100u
 #define FAN_BACKOFF_MAX_MS  10000u
 #define FAN_BREAKER_FAILS   5u     /* consecutive failed calls that open the breaker */
-#define FAN_PROGRESS_MS     200u   /* progress logged at most this often per campaign */
+#define FAN_PROGRESS_MS     20u    /* progress logged at most this often per campaign */
+#define FAN_TX_CONNS(c)     ((c) / 4u ? (c) / 4u : 1u) /* the transactional lane's connections per core */
 #define FAN_HASH_END        ((uint64_t)1 << 32)
 #define FAN_KEEP_FINISHED_MS (10u * 60u * 1000u) /* a finished campaign's status is kept at least this long */
 
@@ -159,9 +160,9 @@ struct fan_run {
 
 /* Per (app, target) on this core. */
 struct fan_link {
-	void *pool;            /* the sink's connection pool (env->send owns it) */
-	uint32_t pool_version; /* vendor version the pool was made for */
-	uint32_t inflight;
+	void *pool[2];         /* the sink's connection pools, per lane (env->send owns them) */
+	uint32_t pool_version[2]; /* vendor version each pool was made for */
+	uint32_t inflight[2];  /* calls out, per lane: the transactional lane has its own connections */
 	double bucket;         /* rate limit tokens (addresses) */
 	uint64_t bucket_ms;
 	uint64_t quota_day;    /* day number the quota counts */
@@ -200,7 +201,8 @@ struct fan_env {
 		       const char *token);
 	/* log the run's progress: 0 or -ENOBUFS */
 	int (*progress)(void *ctx, const struct fan_run *r);
-	/* start the call: 0 (an answer comes through fan_batch_answer), -EBUSY (again later);
+	/* start the call on the campaign's lane (b->run->k.spec.lane: link->pool[lane]): 0 (an answer
+	   comes through fan_batch_answer), -EBUSY (again later);
 	   NULL: a null sink that accepts every address at once (benchmarks) */
 	int (*send)(void *ctx, struct fan_core *fc, struct fan_batch *b, const struct fan_vendor *v,
 		    struct fan_link *lane, const void *req, size_t len);

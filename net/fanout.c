@@ -167,16 +167,18 @@ static int env_send(void *ctx, struct fan_core *fc, struct fan_batch *b, const s
 {
 	struct net_core *nc = ctx;
 	http_core = nc;
-	if (lane->pool && lane->pool_version != v->version) {
-		net_http_pool_close(lane->pool);
-		lane->pool = NULL;
+	unsigned ln = b->run->k.spec.lane;
+	if (lane->pool[ln] && lane->pool_version[ln] != v->version) {
+		net_http_pool_close(lane->pool[ln]);
+		lane->pool[ln] = NULL;
 	}
-	if (!lane->pool) {
+	if (!lane->pool[ln]) {
+		unsigned conns = ln == FAN_LANE_TRANSACTIONAL ? FAN_TX_CONNS(v->connections) : v->connections;
 		struct net_http_pool_cfg cfg = {
 			.url = v->url,
-			.max_conns = v->connections,
+			.max_conns = conns,
 			.request_timeout_ms = 10000,
-			.queue_max = 2u * v->connections,
+			.queue_max = 2u * conns,
 		};
 		struct net_http_pool *p;
 		int rc = net_http_pool_init(&p, &nc->io, &cfg);
@@ -184,10 +186,10 @@ static int env_send(void *ctx, struct fan_core *fc, struct fan_batch *b, const s
 			base_log(BASE_LOG_WARN, "msg=\"fan-out: cannot reach the vendor\" url=%s err=%d", v->url, rc);
 			return -EBUSY;
 		}
-		lane->pool = p;
-		lane->pool_version = v->version;
+		lane->pool[ln] = p;
+		lane->pool_version[ln] = v->version;
 	}
-	return net_http_send(lane->pool, req, len, on_http_done, b) ? -EBUSY : 0;
+	return net_http_send(lane->pool[ln], req, len, on_http_done, b) ? -EBUSY : 0;
 }
 
 int net_fanout_init(struct net_core *nc)
@@ -220,8 +222,9 @@ void net_fanout_tick(struct net_core *nc)
 	for (unsigned a = 0; a < HRL_APPS_MAX; a++)
 		if (nc->fan.links[a])
 			for (unsigned t = 0; t < FAN_TARGET_COUNT; t++)
-				if (nc->fan.links[a][t].pool)
-					net_http_tick(nc->fan.links[a][t].pool);
+				for (unsigned ln = 0; ln < 2; ln++)
+					if (nc->fan.links[a][t].pool[ln])
+						net_http_tick(nc->fan.links[a][t].pool[ln]);
 }
 
 void net_fanout_free(struct net_core *nc)
@@ -229,10 +232,11 @@ void net_fanout_free(struct net_core *nc)
 	for (unsigned a = 0; a < HRL_APPS_MAX; a++)
 		if (nc->fan.links[a])
 			for (unsigned t = 0; t < FAN_TARGET_COUNT; t++)
-				if (nc->fan.links[a][t].pool) {
-					net_http_pool_close(nc->fan.links[a][t].pool);
-					nc->fan.links[a][t].pool = NULL;
-				}
+				for (unsigned ln = 0; ln < 2; ln++)
+					if (nc->fan.links[a][t].pool[ln]) {
+						net_http_pool_close(nc->fan.links[a][t].pool[ln]);
+						nc->fan.links[a][t].pool[ln] = NULL;
+					}
 }
 
 void net_fanout_free_state(struct net_core *nc)
