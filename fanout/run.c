@@ -970,13 +970,15 @@ bool fan_core_poll(struct fan_core *fc, uint64_t now_ms)
 			if (r->state != FAN_RUNNING || r->local_done || run_enumerated(r))
 				continue;
 			unsigned windows = 4;
-			while (windows-- && fc->batches_out < FAN_BATCHES_SOFT && !run_enumerated(r))
+			/* the transactional lane has batches of its own beyond what the bulk may fill */
+			uint32_t most = FAN_BATCHES_SOFT + (pass == 0 ? FAN_TX_BATCHES : 0);
+			while (windows-- && fc->batches_out < most && !run_enumerated(r))
 				if (!enumerate_window(fc, r))
 					break;
 			if (run_enumerated(r))
 				for (unsigned t = 0; t < FAN_TARGET_COUNT; t++)
 					flush_filling(fc, r, t);
-			if (!run_enumerated(r) && fc->batches_out < FAN_BATCHES_SOFT)
+			if (!run_enumerated(r) && fc->batches_out < most)
 				more = true;
 		}
 	if (fc->run_count)

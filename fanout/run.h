@@ -51,13 +51,14 @@
 #define FAN_WINDOW_USERS    256u   /* users a window holds, on average */
 #define FAN_WINDOWS_MAX     64u    /* open windows per campaign and core */
 #define FAN_BATCHES_SOFT    48u    /* batches out per core before enumeration pauses */
+#define FAN_TX_BATCHES      16u    /* more that the transactional lane may have out */
 #define FAN_LINGER_MS       5u     /* a partial batch waits at most this long */
 #define FAN_RETRIES_MAX     6u     /* attempts of one address before it fails */
 #define FAN_BACKOFF_BASE_MS 100u
 #define FAN_BACKOFF_MAX_MS  10000u
 #define FAN_BREAKER_FAILS   5u     /* consecutive failed calls that open the breaker */
 #define FAN_PROGRESS_MS     20u    /* progress logged at most this often per campaign */
-#define FAN_TX_CONNS(c)     ((c) / 4u ? (c) / 4u : 1u) /* the transactional lane's connections per core */
+#define FAN_TX_CONNS(c)     ((c) / 4u > 2u ? (c) / 4u : 2u) /* the transactional lane's connections per core */
 #define FAN_HASH_END        ((uint64_t)1 << 32)
 #define FAN_KEEP_FINISHED_MS (10u * 60u * 1000u) /* a finished campaign's status is kept at least this long */
 

@@ -167,6 +167,8 @@ static int env_send(void *ctx, struct fan_core *fc, struct fan_batch *b, const s
 {
 	struct net_core *nc = ctx;
 	http_core = nc;
+	if (nc->draining)
+		return -EBUSY; /* stopping: no new calls */
 	unsigned ln = b->run->k.spec.lane;
 	if (lane->pool[ln] && lane->pool_version[ln] != v->version) {
 		net_http_pool_close(lane->pool[ln]);
@@ -206,10 +208,71 @@ int net_fanout_init(struct net_core *nc)
 	return fan_core_init(&nc->fan, &env, &nc->users, nc->id, nc->srv->ncores);
 }
 
+/*
+ * A campaign starts on every core as soon as core 0 has logged it, not once
+ * the record is durable (the answer still waits for that): the other cores
+ * get the definition as a message (NET_MSG_FANOUT, ptr: a malloc'd struct
+ * create_step, freed by the receiver); a later visit of the call finds it
+ * installed. Should the record fail to become durable, core 0 cancels it
+ * everywhere the same way (def_len 0, state CANCELLED).
+ */
+struct create_step {
+	uint64_t id;
+	uint64_t created_ms;
+	uint16_t app;
+	uint8_t state;
+	uint32_t def_len;
+	uint8_t def[];
+};
+
+static void on_fanout_msg(struct iou_core *io, const struct iou_msg *m)
+{
+	struct net_core *nc = net_core_of(io);
+	struct create_step *cs = m->ptr;
+	struct fan_run *r = fan_core_find(&nc->fan, cs->id);
+	if (cs->def_len && !r) {
+		int rc = fan_core_add(&nc->fan, cs->id, cs->app, FAN_RUNNING, cs->created_ms, cs->def, cs->def_len, 0, NULL);
+		if (rc)
+			base_log(BASE_LOG_ERROR, "msg=\"campaign not installed on this core\" campaign=%llu err=%d",
+				 (unsigned long long)cs->id, rc);
+	} else if (!cs->def_len && r) {
+		fan_core_set_state(&nc->fan, r, cs->state);
+	}
+	free(cs);
+}
+
+static void announce(struct net_core *nc, const struct create_step *cs)
+{
+	for (unsigned c = 1; c < nc->srv->ncores; c++) {
+		struct create_step *copy = malloc(sizeof(*cs) + cs->def_len);
+		if (!copy)
+			continue; /* the call's visit installs it a little later */
+		memcpy(copy, cs, sizeof(*cs) + cs->def_len);
+		struct iou_msg m = { .kind = NET_MSG_FANOUT, .src_core = (uint16_t)nc->id, .ptr = copy };
+		iou_send(&nc->io, c, &m);
+	}
+}
+
+void net_fanout_undo(struct net_core *nc, const struct sto_rec_hdr *h, const uint8_t *payload, uint64_t prev_loc)
+{
+	if (h->type != STO_REC_CAMPAIGN || h->len < 8 || prev_loc)
+		return;
+	/* a campaign whose creation did not become durable: the client got an error; stop it */
+	struct fan_run *r = fan_core_find(&nc->fan, get64(payload));
+	if (!r)
+		return;
+	fan_core_set_state(&nc->fan, r, FAN_CANCELLED);
+	struct create_step cs = { .id = r->id, .state = FAN_CANCELLED };
+	announce(nc, &cs);
+	base_log(BASE_LOG_WARN, "msg=\"campaign cancelled: its record could not be written\" campaign=%llu",
+		 (unsigned long long)r->id);
+}
+
 void net_fanout_thread_start(struct net_core *nc)
 {
 	http_core = nc;
 	net_http_register(&nc->io);
+	nc->io.msg_handlers[NET_MSG_FANOUT] = on_fanout_msg;
 }
 
 bool net_fanout_poll(struct net_core *nc)
@@ -459,14 +522,6 @@ int net_fanout_recover(struct net_server *s)
 
 /* ---- operations ------------------------------------------------------------------------------ */
 
-struct create_step {
-	uint64_t id;
-	uint64_t created_ms;
-	uint16_t app;
-	uint32_t def_len;
-	uint8_t def[];
-};
-
 static void create_visit(struct net_ctx *x)
 {
 	struct net_core *nc = x->nc;
@@ -518,13 +573,15 @@ void net_op_campaign_create(struct net_ctx *x)
 			      rc == -ENOSPC ? "the engine holds 4096 campaigns at most" : "out of memory");
 		return;
 	}
-	struct create_step cs = { .id = id, .created_ms = created, .app = x->app_idx, .def_len = x->body_len };
+	struct create_step cs = { .id = id, .created_ms = created, .app = x->app_idx, .state = FAN_RUNNING,
+				  .def_len = x->body_len };
 	if (base_buf_append(&call->scratch, &cs, sizeof(cs)) ||
 	    base_buf_append(&call->scratch, x->body, x->body_len)) {
 		fan_core_set_state(&nc->fan, fan_core_find(&nc->fan, id), FAN_CANCELLED);
 		net_ctx_error(x, HRL_E_INTERNAL, "out of memory");
 		return;
 	}
+	announce(nc, (const struct create_step *)base_buf_head(&call->scratch));
 	nc->fan_next_id++;
 	struct fan_run *r = fan_core_find(&nc->fan, id);
 	uint64_t lsn;

@@ -19,10 +19,17 @@ void net_fanout_thread_start(struct net_core *nc);
 bool net_fanout_poll(struct net_core *nc);
 /* Every tick: HTTP timeouts. */
 void net_fanout_tick(struct net_core *nc);
-/* On the core's thread at exit: close the vendor connections. */
+/* On the core's thread when it starts draining (and at exit): close the vendor connections; the
+   pools are freed as their last completions come (net_http_pools_live). */
 void net_fanout_free(struct net_core *nc);
 /* After the threads are gone: free the campaigns. */
 void net_fanout_free_state(struct net_core *nc);
+
+/* Message kind of a campaign announced to the other cores (net/fanout.c). */
+#define NET_MSG_FANOUT 2
+
+/* A record of a campaign was undone (its write failed): stop the campaign. */
+void net_fanout_undo(struct net_core *nc, const struct sto_rec_hdr *h, const uint8_t *payload, uint64_t prev_loc);
 
 /* Recovery (worker 0 of the scan): keep a campaign, vendor or progress record for later. */
 void net_fanout_recover_record(const struct sto_rec_hdr *h, const uint8_t *payload, uint64_t loc);

@@ -745,14 +745,13 @@ static void on_connect(struct http_conn *c, int res)
 static void on_send(struct http_conn *c, int res)
 {
 	struct net_http_pool *p = c->pool;
-	struct http_req *sr = c->send_req;
+	struct http_req *sr = c->send_req; /* plain only */
 	c->send_req = NULL;
-	if (sr)
-		req_unpin(p, sr); /* still attached to c, or dropped and freed here */
-	if (c->closing)
-		return;
-	if (res <= 0) {
-		conn_lost(c, res < 0 ? res : -EPIPE);
+	if (c->closing || res <= 0) {
+		if (sr)
+			req_unpin(p, sr); /* freed here if it was answered meanwhile */
+		if (!c->closing)
+			conn_lost(c, res < 0 ? res : -EPIPE);
 		return;
 	}
 	p->st.bytes_out += (uint64_t)res;
@@ -763,10 +762,12 @@ static void on_send(struct http_conn *c, int res)
 			conn_fail(c, f);
 		return;
 	}
-	ALWAYS(sr && sr == c->req); /* an open plain connection sends only its own request */
+	/* an open plain connection sends only its own request, unanswered while attached */
+	ALWAYS(sr && sr == c->req && !sr->answered);
 	c->sent += (size_t)res;
 	if (c->sent < sr->len)
-		conn_send_plain(c);
+		conn_send_plain(c); /* the rest: pins it again */
+	req_unpin(p, sr);
 }
 
 static void on_recv(struct http_conn *c, int res)

@@ -16,6 +16,7 @@
  */
 #include "net/server.h"
 #include "net/fanout.h"
+#include "net/http1.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -50,10 +51,6 @@ enum net_msg_kind {
 
 static pthread_barrier_t start_barrier;
 
-static inline struct net_core *net_core_of(struct iou_core *c)
-{
-	return (struct net_core *)c; /* io is the first member */
-}
 
 uint32_t net_user_partition(const struct net_server *s, uint64_t user_hash)
 {
@@ -838,6 +835,7 @@ static void flush_sends(struct iou_core *io)
 static void start_drain(struct net_core *nc)
 {
 	nc->draining = true;
+	net_fanout_free(nc); /* vendor calls in flight are cancelled; campaigns resume at the next start */
 	base_log(BASE_LOG_INFO, "msg=\"draining\" connections=%u", nc->conns_open);
 	if (nc->listen_fd >= 0) {
 		if (nc->accept_armed) {
@@ -889,7 +887,7 @@ static void on_tick(struct iou_core *io)
 		conn_check_done(c);
 		conn_maybe_free(c);
 	}
-	if (nc->draining && !nc->drain_reported && nc->conns_open == 0) {
+	if (nc->draining && !nc->drain_reported && nc->conns_open == 0 && net_http_pools_live() == 0) {
 		nc->drain_reported = true;
 		__atomic_add_fetch(&s->cores_drained, 1, __ATOMIC_ACQ_REL);
 	}
@@ -1070,6 +1068,7 @@ static void on_undo(struct sto_log *l, const struct sto_rec_hdr *h, const uint8_
 		nc->apps_seq--;
 	} else if (h->type == STO_REC_CAMPAIGN || h->type == STO_REC_VENDOR) {
 		nc->apps_seq--; /* the request that wrote it was answered with an error */
+		net_fanout_undo(nc, h, payload, prev_loc);
 	}
 }
 

@@ -179,6 +179,11 @@ struct net_server {
 	int old_epochs_gone;       /* atomic: earlier epochs' segments deleted */
 };
 
+static inline struct net_core *net_core_of(struct iou_core *c)
+{
+	return (struct net_core *)c; /* io is the first member */
+}
+
 /* Create listeners and per-core state. 0 or -errno. Main thread. */
 int net_server_init(struct net_server *s, const struct net_config *cfg);
 /* Start one thread per core. 0 or -errno. */
