@@ -72,15 +72,13 @@ static int fail(char why[FAN_WHY_BYTES_MAX], const char *fmt, ...)
 	return -EINVAL;
 }
 
-/* Variables a campaign template may read: user_id and any attribute. */
-static const char *const builtin_names[] = { "user_id" };
-static const struct fan_template_vars campaign_vars = { builtin_names, 1, true };
-
-static int compile_template(struct sto_bytes text, const char *what, struct fan_template **out,
-			    char why[FAN_WHY_BYTES_MAX])
+/* Variables a campaign template may read: user_id, the upload's columns (row.<name>) and any attribute. */
+static int compile_template(struct fan_compiled *c, struct sto_bytes text, const char *what,
+			    struct fan_template **out, char why[FAN_WHY_BYTES_MAX])
 {
 	struct fan_template_error err;
-	int rc = fan_template_compile(text.p, text.len, &campaign_vars, out, &err);
+	struct fan_template_vars vars = { c->var_ptr, 1u + c->spec.column_count, true };
+	int rc = fan_template_compile(text.p, text.len, &vars, out, &err);
 	if (rc == -ENOMEM)
 		return rc;
 	if (rc)
@@ -97,8 +95,8 @@ static int spec_decode(const uint8_t *p, size_t n, struct fan_spec *s, char why[
 	s->channel_count = rd_u8(&r);
 	if (r.bad)
 		return fail(why, "body too short");
-	if (s->audience < FAN_AUD_USER || s->audience > FAN_AUD_ALL)
-		return fail(why, "audience must be 1 (user), 2 (list), 3 (tag expression) or 4 (all)");
+	if (s->audience < FAN_AUD_USER || s->audience > FAN_AUD_UPLOAD)
+		return fail(why, "audience must be 1 (user), 2 (list), 3 (tag expression), 4 (all) or 5 (upload)");
 	if (s->lane > FAN_LANE_TRANSACTIONAL)
 		return fail(why, "lane must be 0 (bulk) or 1 (transactional)");
 	if (s->channel_count < 1 || s->channel_count > FAN_CHANNELS_MAX)
@@ -154,6 +152,42 @@ static int spec_decode(const uint8_t *p, size_t n, struct fan_spec *s, char why[
 		if (r.bad)
 			return fail(why, "body too short");
 		break;
+	case FAN_AUD_UPLOAD:
+		s->upload_kind = rd_u8(&r);
+		s->columns = rd_str(&r);
+		if (r.bad)
+			return fail(why, "body too short");
+		if (s->upload_kind != FAN_UP_USER_ID && s->upload_kind != FAN_UP_PHONE)
+			return fail(why, "upload kind must be 1 (user ids) or 2 (phone numbers)");
+		if (s->upload_kind == FAN_UP_PHONE) {
+			bool sms = false;
+			for (unsigned i = 0; i < s->channel_count; i++)
+				sms |= s->channels[i] == HRL_CH_SMS;
+			if (!sms || s->channel_count != 1)
+				return fail(why, "an upload of phone numbers goes to the sms channel alone");
+		}
+		for (size_t at = 0; s->columns.len && at <= s->columns.len;) {
+			const char *name = s->columns.p + at;
+			size_t l = 0;
+			while (at + l < s->columns.len && name[l] != ',')
+				l++;
+			if (s->column_count == FAN_COLUMNS_MAX)
+				return fail(why, "at most %u columns", FAN_COLUMNS_MAX);
+			if (l < 1 || l > FAN_TEMPLATE_NAME_BYTES_MAX)
+				return fail(why, "column %u: a name of 1 to %u bytes", s->column_count + 1,
+					    FAN_TEMPLATE_NAME_BYTES_MAX);
+			for (size_t i = 0; i < l; i++) {
+				char ch = name[i];
+				if (!((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9') ||
+				      ch == '_' || ch == '-' || ch == '.'))
+					return fail(why, "column %u: names are A-Z a-z 0-9 _ - .", s->column_count + 1);
+			}
+			s->column[s->column_count].p = name;
+			s->column[s->column_count].len = (uint16_t)l;
+			s->column_count++;
+			at += l + 1;
+		}
+		break;
 	default:
 		break;
 	}
@@ -174,6 +208,13 @@ int fan_compile(const uint8_t *def, size_t len, struct fan_compiled *c, char why
 	if (rc)
 		goto out;
 	const struct fan_spec *s = &c->spec;
+	snprintf(c->var_names[0], sizeof(c->var_names[0]), "user_id");
+	c->var_ptr[0] = c->var_names[0];
+	for (unsigned i = 0; i < s->column_count; i++) {
+		snprintf(c->var_names[1 + i], sizeof(c->var_names[1 + i]), "row.%.*s", (int)s->column[i].len,
+			 s->column[i].p);
+		c->var_ptr[1 + i] = c->var_names[1 + i];
+	}
 	if (s->audience == FAN_AUD_TAG) {
 		struct fan_tagexpr_error err;
 		rc = fan_tagexpr_parse(s->expr.p, s->expr.len, &c->expr, &err);
@@ -184,9 +225,9 @@ int fan_compile(const uint8_t *def, size_t len, struct fan_compiled *c, char why
 			goto out;
 		}
 	}
-	if (s->title.len && (rc = compile_template(s->title, "title", &c->title, why)))
+	if (s->title.len && (rc = compile_template(c, s->title, "title", &c->title, why)))
 		goto out;
-	if ((rc = compile_template(s->body, "body", &c->body, why)))
+	if ((rc = compile_template(c, s->body, "body", &c->body, why)))
 		goto out;
 	c->personal = (c->title && fan_template_var_count(c->title)) || fan_template_var_count(c->body);
 	return 0;
@@ -214,6 +255,43 @@ int fan_spec_decode(const uint8_t *p, size_t n, struct fan_spec *s, char why[FAN
 		return rc;
 	fan_compiled_free(&c);
 	return spec_decode(p, n, s, why);
+}
+
+const char *fan_row_split(const struct fan_spec *s, const char *row, size_t len, struct sto_bytes *fields,
+			  unsigned *nfields)
+{
+	if (len > FAN_ROW_BYTES_MAX)
+		return "row longer than 1024 bytes";
+	unsigned n = 0;
+	for (size_t at = 0; at <= len;) {
+		size_t l = 0;
+		while (at + l < len && row[at + l] != ',')
+			l++;
+		if (n == 1u + s->column_count)
+			return "more fields than the campaign's columns";
+		fields[n].p = row + at;
+		fields[n].len = (uint16_t)l;
+		n++;
+		at += l + 1;
+	}
+	if (n < 1u + s->column_count)
+		return "fewer fields than the campaign's columns";
+	const struct sto_bytes *v = &fields[0];
+	for (size_t i = 0; i < v->len; i++)
+		if ((unsigned char)v->p[i] < 0x21 || (unsigned char)v->p[i] > 0x7e)
+			return "the first field holds a space or a byte that is not printable ASCII";
+	if (s->upload_kind == FAN_UP_USER_ID) {
+		if (v->len < 1 || v->len > HRL_USER_ID_BYTES_MAX)
+			return "user id must be 1 to 128 bytes";
+	} else {
+		bool ok = v->len >= 8 && v->len <= 16 && v->p[0] == '+';
+		for (size_t i = 1; ok && i < v->len; i++)
+			ok = v->p[i] >= '0' && v->p[i] <= '9';
+		if (!ok)
+			return "phone number must be E.164: + and 7 to 15 digits";
+	}
+	*nfields = n;
+	return NULL;
 }
 
 struct sto_bytes fan_spec_list_next(const struct fan_spec *s, size_t *pos)

@@ -34,7 +34,17 @@ enum fan_audience {
 	FAN_AUD_LIST = 2,
 	FAN_AUD_TAG  = 3,
 	FAN_AUD_ALL  = 4,
+	FAN_AUD_UPLOAD = 5,
 };
+
+/* What an uploaded row's first field is. */
+enum fan_upload_kind {
+	FAN_UP_USER_ID = 1,
+	FAN_UP_PHONE   = 2, /* an SMS number: no user needed */
+};
+#define FAN_COLUMNS_MAX        16u     /* columns of an uploaded row after the first */
+#define FAN_ROW_BYTES_MAX      1024u   /* one uploaded row */
+#define FAN_UPLOAD_BYTES_MAX   (448u << 10) /* rows in one CAMPAIGN_UPLOAD: a core's share fits one record */
 
 enum fan_lane {
 	FAN_LANE_BULK          = 0,
@@ -80,6 +90,10 @@ struct fan_spec {
 	uint16_t list_count;        /* FAN_AUD_LIST: list_count x str from list */
 	const uint8_t *list;
 	size_t list_bytes;
+	uint8_t upload_kind;        /* FAN_AUD_UPLOAD */
+	struct sto_bytes columns;   /* "a,b,c": names of the fields after the first */
+	uint8_t column_count;
+	struct sto_bytes column[FAN_COLUMNS_MAX];
 };
 
 /*
@@ -89,12 +103,22 @@ struct fan_spec {
  */
 int fan_spec_decode(const uint8_t *p, size_t n, struct fan_spec *s, char why[FAN_WHY_BYTES_MAX]);
 
+/*
+ * Check one uploaded row (text without its newline) of a campaign of this
+ * spec and split it: fields[0] the user id or number, then the columns.
+ * NULL if good, else why (a static message).
+ */
+const char *fan_row_split(const struct fan_spec *s, const char *row, size_t len, struct sto_bytes *fields,
+			  unsigned *nfields);
+
 /* The list audience's user i (i < list_count): walk with *pos from 0. */
 struct sto_bytes fan_spec_list_next(const struct fan_spec *s, size_t *pos);
 
 /* What a core keeps compiled of a definition. */
 struct fan_compiled {
 	struct fan_spec spec;       /* points into def */
+	char var_names[1 + FAN_COLUMNS_MAX][FAN_TEMPLATE_NAME_BYTES_MAX + 8]; /* user_id, row.<column>... */
+	const char *var_ptr[1 + FAN_COLUMNS_MAX];
 	uint8_t *def;               /* owned copy of the body */
 	uint32_t def_len;
 	struct fan_tagexpr *expr;   /* FAN_AUD_TAG */

@@ -133,6 +133,7 @@ int fan_core_init(struct fan_core *fc, const struct fan_env *env, struct sto_use
 
 static void run_free(struct fan_run *r)
 {
+	free(r->chunks);
 	fan_compiled_free(&r->k);
 	free(r->title);
 	free(r->body);
@@ -240,6 +241,7 @@ int fan_core_add(struct fan_core *fc, uint64_t id, uint16_t app, uint8_t state, 
 	r->created_ms = created_ms;
 	r->done_below = done_below;
 	r->next = done_below;
+	r->cur_chunk = UINT32_MAX;
 	if (r->k.spec.audience == FAN_AUD_LIST)
 		for (uint64_t i = 0; i < done_below && i < r->k.spec.list_count; i++)
 			fan_spec_list_next(&r->k.spec, &r->list_pos);
@@ -346,6 +348,8 @@ struct emit_ctx {
 	uint32_t window;
 	struct fan_window *w;
 	bool oom;
+	const struct sto_bytes *row; /* upload: the row's fields */
+	unsigned row_n;
 };
 
 static size_t batch_cap(const struct fan_core *fc, const struct fan_run *r, unsigned target)
@@ -357,8 +361,8 @@ static size_t batch_cap(const struct fan_core *fc, const struct fan_run *r, unsi
 }
 
 /* Values of the templates' variables for user u. */
-static void fill_values(const struct fan_template *t, const struct sto_user *u, struct fan_template_value *val,
-			uint32_t nval)
+static void fill_values(const struct fan_template *t, const struct sto_user *u, const struct sto_bytes *row,
+			unsigned row_n, struct fan_template_value *val, uint32_t nval)
 {
 	uint32_t nv = fan_template_var_count(t);
 	for (uint32_t i = 0; i < nv; i++) {
@@ -370,6 +374,11 @@ static void fill_values(const struct fan_template *t, const struct sto_user *u, 
 		if (v->kind == FAN_TEMPLATE_VAR_BUILTIN) {
 			val[v->slot].ptr = u->id.p;
 			val[v->slot].len = u->id.len;
+		} else if (v->kind == FAN_TEMPLATE_VAR_ROW) {
+			if (v->slot < row_n) { /* slot 1 + i is column i, the row's field 1 + i */
+				val[v->slot].ptr = row[v->slot].p;
+				val[v->slot].len = row[v->slot].len;
+			}
 		} else if (v->kind == FAN_TEMPLATE_VAR_ATTR) {
 			for (unsigned a = 0; a < u->attr_count; a++)
 				if (u->attrs[a].key.len == v->key_len && !memcmp(u->attrs[a].key.p, v->key, v->key_len)) {
@@ -381,7 +390,8 @@ static void fill_values(const struct fan_template *t, const struct sto_user *u, 
 	}
 }
 
-static int64_t render_into(struct fan_batch *b, const struct fan_template *t, const struct sto_user *u)
+static int64_t render_into(struct fan_batch *b, const struct fan_template *t, const struct sto_user *u,
+			   const struct sto_bytes *row, unsigned row_n)
 {
 	if (!t)
 		return batch_str(b, "", 0);
@@ -389,7 +399,7 @@ static int64_t render_into(struct fan_batch *b, const struct fan_template *t, co
 	uint32_t nval = fan_template_slot_count(t);
 	if (nval > FAN_TEMPLATE_SLOTS_MAX)
 		nval = FAN_TEMPLATE_SLOTS_MAX;
-	fill_values(t, u, val, nval);
+	fill_values(t, u, row, row_n, val, nval);
 	struct fan_template_values vs = { val, nval };
 	char tmp[FAN_BODY_BYTES_MAX * 4];
 	size_t n = fan_template_render(t, &vs, FAN_ESCAPE_NONE, tmp, sizeof(tmp));
@@ -412,7 +422,8 @@ static bool add_address(struct emit_ctx *e, const struct sto_user *u, const stru
 	if (uid < 0)
 		return false;
 	if (r->k.personal) {
-		int64_t ti = render_into(b, r->k.title, u), bi = ti < 0 ? -1 : render_into(b, r->k.body, u);
+		int64_t ti = render_into(b, r->k.title, u, e->row, e->row_n);
+		int64_t bi = ti < 0 ? -1 : render_into(b, r->k.body, u, e->row, e->row_n);
 		if (bi < 0)
 			return false;
 		b->personal = true;
@@ -485,6 +496,90 @@ static struct fan_window *window_open(struct fan_run *r, uint32_t *seq)
 	return w;
 }
 
+int fan_run_add_chunk(struct fan_run *r, uint64_t loc, uint32_t rows, uint32_t first_line)
+{
+	if (r->chunk_count == r->chunk_cap) {
+		uint32_t cap = r->chunk_cap ? 2 * r->chunk_cap : 16;
+		struct fan_chunk *c = realloc(r->chunks, cap * sizeof(*c));
+		if (!c)
+			return -ENOMEM;
+		r->chunks = c;
+		r->chunk_cap = cap;
+	}
+	r->chunks[r->chunk_count++] = (struct fan_chunk){ loc, rows, first_line };
+	r->rows_total += rows;
+	return 0;
+}
+
+void fan_run_close_upload(struct fan_run *r)
+{
+	r->upload_closed = true;
+}
+
+static __thread struct sto_user phone_user; /* an uploaded phone number as a user with one address */
+
+/* Up to FAN_WINDOW_USERS rows of the upload, from row r->next. false: out of memory. */
+static bool enumerate_rows(struct emit_ctx *e)
+{
+	struct fan_core *fc = e->fc;
+	struct fan_run *r = e->r;
+	const struct fan_spec *s = &r->k.spec;
+	for (unsigned todo = FAN_WINDOW_USERS; todo && r->next < r->rows_total && !e->oom; todo--) {
+		if (r->cur_chunk == UINT32_MAX || r->next >= r->cur_first + r->chunks[r->cur_chunk].rows) {
+			/* the chunk that holds row next */
+			uint32_t ci = 0;
+			uint64_t first = 0;
+			while (first + r->chunks[ci].rows <= r->next) {
+				first += r->chunks[ci].rows;
+				ci++;
+			}
+			if (fc->env.read_rows(fc->env.ctx, r->chunks[ci].loc, &r->cur_rows, &r->cur_len))
+				return true; /* cannot read it now: the window stays short, the next one tries again */
+			r->cur_chunk = ci;
+			r->cur_first = first;
+			r->cur_off = 0;
+			for (uint64_t k = first; k < r->next; k++) /* resume inside the chunk */
+				r->cur_off += strcspn(r->cur_rows + r->cur_off, "\n") + 1;
+		}
+		const char *row = r->cur_rows + r->cur_off;
+		size_t len = 0;
+		while (r->cur_off + len < r->cur_len && row[len] != '\n')
+			len++;
+		r->cur_off += len + 1;
+		r->next++;
+		struct sto_bytes f[1 + FAN_COLUMNS_MAX];
+		unsigned n;
+		if (fan_row_split(s, row, len, f, &n))
+			continue; /* checked when it came: cannot happen */
+		uint64_t h;
+		if (fc->env.owner(fc->env.ctx, r->app_idx, f[0].p, f[0].len, &h) != fc->core)
+			continue; /* the core count changed since: another core takes it */
+		count(r, e->w, FAN_C_SCANNED);
+		e->row = f;
+		e->row_n = n;
+		if (s->upload_kind == FAN_UP_PHONE) {
+			struct sto_user *u = &phone_user;
+			u->id = f[0];
+			u->hash = h;
+			u->device_count = 1;
+			memset(&u->devices[0], 0, sizeof(u->devices[0]));
+			u->devices[0].channel = HRL_CH_SMS;
+			u->devices[0].address = f[0];
+			u->attr_count = 0;
+			emit_user(e, u);
+		} else {
+			struct sto_user *u = sto_user_find(fc->users, h, r->app_idx, f[0].p, f[0].len);
+			if (u) {
+				u->hash = h;
+				emit_user(e, u);
+			}
+		}
+		e->row = NULL;
+		e->row_n = 0;
+	}
+	return !e->oom;
+}
+
 /* One window of the run on this core. false: nothing was done (full or out of memory). */
 static bool enumerate_window(struct fan_core *fc, struct fan_run *r)
 {
@@ -493,7 +588,9 @@ static bool enumerate_window(struct fan_core *fc, struct fan_run *r)
 	struct emit_ctx e = { .fc = fc, .r = r };
 	e.w = window_open(r, &e.window);
 	const struct fan_spec *s = &r->k.spec;
-	if (s->audience == FAN_AUD_ALL || s->audience == FAN_AUD_TAG) {
+	if (s->audience == FAN_AUD_UPLOAD) {
+		enumerate_rows(&e);
+	} else if (s->audience == FAN_AUD_ALL || s->audience == FAN_AUD_TAG) {
 		uint64_t span = (FAN_HASH_END * FAN_WINDOW_USERS) / (fc->users->count + 1);
 		if (span < 1)
 			span = 1;
@@ -530,9 +627,17 @@ static bool run_enumerated(const struct fan_run *r)
 		return r->next >= 1;
 	case FAN_AUD_LIST:
 		return r->next >= r->k.spec.list_count;
+	case FAN_AUD_UPLOAD:
+		return r->upload_closed && r->next >= r->rows_total;
 	default:
 		return r->next >= FAN_HASH_END;
 	}
+}
+
+/* An upload still open with every row so far enumerated: wait for more. */
+static bool rows_awaited(const struct fan_run *r)
+{
+	return r->k.spec.audience == FAN_AUD_UPLOAD && !r->upload_closed && r->next >= r->rows_total;
 }
 
 uint32_t fan_run_ppm(const struct fan_run *r)
@@ -540,7 +645,10 @@ uint32_t fan_run_ppm(const struct fan_run *r)
 	if (r->local_done)
 		return 1000000;
 	uint64_t total = r->k.spec.audience == FAN_AUD_USER ? 1 :
-			 r->k.spec.audience == FAN_AUD_LIST ? r->k.spec.list_count : FAN_HASH_END;
+			 r->k.spec.audience == FAN_AUD_LIST ? r->k.spec.list_count :
+			 r->k.spec.audience == FAN_AUD_UPLOAD ? r->rows_total + !r->upload_closed : FAN_HASH_END;
+	if (!total)
+		return 0;
 	return (uint32_t)(r->done_below * 1000000 / total);
 }
 
@@ -967,18 +1075,18 @@ bool fan_core_poll(struct fan_core *fc, uint64_t now_ms)
 			struct fan_run *r = fc->runs[(fc->rr + i) % fc->run_count];
 			if ((pass == 0) != (r->k.spec.lane == FAN_LANE_TRANSACTIONAL))
 				continue;
-			if (r->state != FAN_RUNNING || r->local_done || run_enumerated(r))
+			if (r->state != FAN_RUNNING || r->local_done || run_enumerated(r) || rows_awaited(r))
 				continue;
 			unsigned windows = 4;
 			/* the transactional lane has batches of its own beyond what the bulk may fill */
 			uint32_t most = FAN_BATCHES_SOFT + (pass == 0 ? FAN_TX_BATCHES : 0);
-			while (windows-- && fc->batches_out < most && !run_enumerated(r))
+			while (windows-- && fc->batches_out < most && !run_enumerated(r) && !rows_awaited(r))
 				if (!enumerate_window(fc, r))
 					break;
 			if (run_enumerated(r))
 				for (unsigned t = 0; t < FAN_TARGET_COUNT; t++)
 					flush_filling(fc, r, t);
-			if (!run_enumerated(r) && fc->batches_out < most)
+			if (!run_enumerated(r) && !rows_awaited(r) && fc->batches_out < most)
 				more = true;
 		}
 	if (fc->run_count)

@@ -126,6 +126,13 @@ struct fan_batch {
 	struct fan_addr a[FAN_BATCH_TOKENS_MAX];
 };
 
+/* A part of an upload this core holds: rows in a record of its log. */
+struct fan_chunk {
+	uint64_t loc;        /* the STO_REC_UPLOAD record */
+	uint32_t rows;
+	uint32_t first_line; /* the client's line number of the chunk's first line (for reports) */
+};
+
 struct fan_window {
 	uint64_t end;      /* cursor value once this window is done */
 	uint32_t pending;  /* addresses without a final receipt */
@@ -155,6 +162,16 @@ struct fan_run {
 	uint64_t progress_ms;
 	bool progress_dirty;
 	uint64_t progress_version;
+	/* upload audience: the rows this core holds, and where enumeration is in them */
+	struct fan_chunk *chunks;
+	uint32_t chunk_count, chunk_cap;
+	uint64_t rows_total;
+	bool upload_closed;    /* no more rows will come */
+	uint32_t cur_chunk;    /* the chunk cur_rows is read from, UINT32_MAX: none */
+	uint64_t cur_first;    /* row index of its first row */
+	const char *cur_rows;  /* its text (env->read_rows' buffer) */
+	size_t cur_len;
+	size_t cur_off;        /* byte offset of row next */
 	uint64_t def_loc;      /* core 0: its latest STO_REC_CAMPAIGN (the store's business) */
 	uint64_t progress_loc; /* its latest STO_REC_PROGRESS on this core */
 };
@@ -202,6 +219,8 @@ struct fan_env {
 		       const char *token);
 	/* log the run's progress: 0 or -ENOBUFS */
 	int (*progress)(void *ctx, const struct fan_run *r);
+	/* the rows of an upload record: *text valid until the next call; 0 or -EIO */
+	int (*read_rows)(void *ctx, uint64_t loc, const char **text, size_t *len);
 	/* start the call on the campaign's lane (b->run->k.spec.lane: link->pool[lane]): 0 (an answer
 	   comes through fan_batch_answer), -EBUSY (again later);
 	   NULL: a null sink that accepts every address at once (benchmarks) */
@@ -245,6 +264,9 @@ int fan_core_add(struct fan_core *fc, uint64_t id, uint16_t app, uint8_t state, 
 struct fan_run *fan_core_find(struct fan_core *fc, uint64_t id);
 /* Is there room for one more campaign (forgetting an old finished one if need be)? */
 bool fan_core_room(struct fan_core *fc);
+/* Upload audience: rows this core holds (a record at loc), or the end of the upload. 0 or -ENOMEM. */
+int fan_run_add_chunk(struct fan_run *r, uint64_t loc, uint32_t rows, uint32_t first_line);
+void fan_run_close_upload(struct fan_run *r);
 /* Pause, resume or cancel here. */
 void fan_core_set_state(struct fan_core *fc, struct fan_run *r, uint8_t state);
 /* VENDOR_SET on this core (copied). 0 or -ENOMEM. */

@@ -60,8 +60,9 @@ enum hrl_op {
 	HRL_OP_CAMPAIGN_CONTROL  = 0x0042,
 	HRL_OP_VENDOR_SET        = 0x0043,
 	HRL_OP_VENDOR_LIST       = 0x0044,
+	HRL_OP_CAMPAIGN_UPLOAD   = 0x0045,
 };
-#define HRL_OP_TABLE_SIZE 0x0045
+#define HRL_OP_TABLE_SIZE 0x0046
 
 /* Error codes carried in an error frame's body (u16 code, str message). */
 enum hrl_err {
@@ -144,8 +145,9 @@ enum hrl_audience {
 	HRL_AUD_LIST = 2, /* u16 n, n x str user_id */
 	HRL_AUD_TAG  = 3, /* str tag expression (5.8) */
 	HRL_AUD_ALL  = 4, /* every user of the app */
+	HRL_AUD_UPLOAD = 5, /* u8 kind, str columns; rows come by CAMPAIGN_UPLOAD (5.10) */
 };
-#define HRL_AUD_COUNT 5
+#define HRL_AUD_COUNT 6
 
 /* CAMPAIGN_CREATE u8 lane. */
 enum hrl_lane {

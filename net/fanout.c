@@ -13,6 +13,10 @@
  *   STO_REC_PROGRESS, partition STO_PARTITION_FANOUT, each core's own log:
  *     u64 id, u16 core, u16 cores, u64 version, u64 done_below, u8 done,
  *     u8 n, n x u64 count (enum fan_count, of the windows below done_below)
+ *   STO_REC_UPLOAD, partition STO_PARTITION_FANOUT, each core's own log: the
+ *     rows of one CAMPAIGN_UPLOAD this core owns:
+ *     u64 id, u16 core, u16 cores, u32 first_line, u32 rows, u8 closed,
+ *     rows x (row text, LF)
  * Core 0 decides (ids, state changes) and logs; the decision then visits
  * every other core in turn, as the app directory does (net/ops.c).
  */
@@ -50,6 +54,17 @@ static void put64(uint8_t *p, uint64_t v)
 static uint16_t get16(const uint8_t *p)
 {
 	return (uint16_t)(p[0] | p[1] << 8);
+}
+
+static uint32_t get32(const uint8_t *p)
+{
+	return (uint32_t)get16(p) | (uint32_t)get16(p + 2) << 16;
+}
+
+static void put32(uint8_t *p, uint32_t v)
+{
+	put16(p, (uint16_t)v);
+	put16(p + 2, (uint16_t)(v >> 16));
 }
 
 static uint64_t get64(const uint8_t *p)
@@ -155,6 +170,27 @@ static int env_progress(void *ctx, const struct fan_run *r)
 	return progress_append(ctx, r, &lsn);
 }
 
+#define UPLOAD_HEAD 21u
+
+static __thread uint8_t rows_buf[HRL_RECORD_BYTES_MAX];
+
+static int env_read_rows(void *ctx, uint64_t loc, const char **text, size_t *len)
+{
+	struct net_core *nc = ctx;
+	struct sto_rec_hdr h;
+	int rc = sto_log_read_own(&nc->log, loc, &h, rows_buf, sizeof(rows_buf));
+	if (rc || h.type != STO_REC_UPLOAD || h.len < UPLOAD_HEAD) {
+		if (!nc->fan_store_warned) {
+			nc->fan_store_warned = true;
+			base_log(BASE_LOG_ERROR, "msg=\"fan-out: uploaded rows cannot be read back\" err=%d", rc);
+		}
+		return -EIO;
+	}
+	*text = (const char *)rows_buf + STO_REC_HEADER_BYTES + UPLOAD_HEAD;
+	*len = h.len - UPLOAD_HEAD;
+	return 0;
+}
+
 static __thread struct net_core *http_core; /* the core whose thread this is */
 
 static void on_http_done(void *arg, int status, const char *body, size_t len)
@@ -203,6 +239,7 @@ int net_fanout_init(struct net_core *nc)
 		.events_durable = env_events_durable,
 		.invalid = env_invalid,
 		.progress = env_progress,
+		.read_rows = env_read_rows,
 		.send = nc->srv->cfg.fanout_null_sink ? NULL : env_send,
 	};
 	return fan_core_init(&nc->fan, &env, &nc->users, nc->id, nc->srv->ncores);
@@ -462,6 +499,28 @@ int net_fanout_recover(struct net_server *s)
 		}
 	}
 	s->cores[0]->fan_next_id = max_id + 1;
+	/* uploaded rows: each core keeps what it wrote; under another core count every core reads every
+	   part and takes the rows it owns now */
+	for (size_t i = 0; i < rec_count && !rc; i++) {
+		struct fan_rec *f = &recs[i];
+		if (f->type != STO_REC_UPLOAD || f->len < UPLOAD_HEAD)
+			continue;
+		uint64_t id = get64(f->payload);
+		uint16_t core = get16(f->payload + 8), cores = get16(f->payload + 10);
+		uint32_t first_line = get32(f->payload + 12), rows = get32(f->payload + 16);
+		bool closed = f->payload[20] != 0;
+		for (unsigned c = 0; c < s->ncores && !rc; c++) {
+			if (cores == s->ncores && c != core)
+				continue;
+			struct fan_run *r = fan_core_find(&s->cores[c]->fan, id);
+			if (!r)
+				continue;
+			if (rows)
+				rc = fan_run_add_chunk(r, f->loc, rows, first_line);
+			if (closed)
+				fan_run_close_upload(r);
+		}
+	}
 	/* progress: the newest of each (campaign, core) */
 	for (size_t i = 0; i < rec_count && !rc; i++) {
 		struct fan_rec *f = &recs[i];
@@ -788,6 +847,193 @@ void net_op_vendor_list(struct net_ctx *x)
 		net_wr_u16(&w, v->connections);
 		net_wr_u32(&w, v->rate_per_s);
 		net_wr_u32(&w, v->daily_quota);
+	}
+	net_ctx_end(x, &w);
+}
+
+/* ---- uploads --------------------------------------------------------------------------------- */
+
+#define UPLOAD_FIXED   13u                   /* u64 campaign_id, u32 first_line, u8 last */
+#define UPLOAD_REPORTS 100u                  /* rejected rows named in the answer */
+
+struct upload_step {
+	uint64_t id;
+	uint32_t first_line;
+	uint8_t last;
+	uint32_t accepted, rejected;
+	uint16_t reported;
+	struct {
+		uint32_t line;
+		const char *why;
+	} rep[UPLOAD_REPORTS];
+};
+
+/* Append this core's rows of the chunk as one record. */
+static int upload_append(struct net_core *nc, struct fan_run *r, const struct upload_step *us, const uint8_t *rows,
+			 size_t len, uint64_t *lsn)
+{
+	const struct fan_spec *spec = &r->k.spec;
+	struct net_server *s = nc->srv;
+	/* pass 1: what goes here, and how many bytes */
+	size_t bytes = 0;
+	uint32_t mine = 0;
+	struct sto_bytes f[1 + FAN_COLUMNS_MAX];
+	unsigned nf;
+	for (size_t at = 0; at < len;) {
+		const char *row = (const char *)rows + at;
+		size_t l = 0;
+		while (at + l < len && row[l] != '\n')
+			l++;
+		at += l + 1;
+		if (!l && at >= len)
+			break;
+		uint64_t h;
+		if (fan_row_split(spec, row, l, f, &nf) ||
+		    env_owner(nc, r->app_idx, f[0].p, f[0].len, &h) != nc->id)
+			continue;
+		bytes += l + 1;
+		mine++;
+	}
+	if (!mine && !us->last)
+		return 0;
+	uint32_t n = UPLOAD_HEAD + (uint32_t)bytes;
+	if (n + STO_REC_HEADER_BYTES > HRL_RECORD_BYTES_MAX)
+		return -EMSGSIZE;
+	if (sto_log_room(&nc->log, n))
+		return -ENOBUFS;
+	uint64_t loc;
+	struct timespec ts;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	uint64_t seq = (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
+	uint8_t *p = sto_log_append(&nc->log, STO_REC_UPLOAD, STO_PARTITION_FANOUT, seq, n, 0, lsn, &loc);
+	put64(p, r->id);
+	put16(p + 8, (uint16_t)nc->id);
+	put16(p + 10, (uint16_t)s->ncores);
+	put32(p + 12, us->first_line);
+	put32(p + 16, mine);
+	p[20] = us->last;
+	uint8_t *o = p + UPLOAD_HEAD;
+	for (size_t at = 0; at < len;) { /* pass 2: copy them */
+		const char *row = (const char *)rows + at;
+		size_t l = 0;
+		while (at + l < len && row[l] != '\n')
+			l++;
+		at += l + 1;
+		if (!l && at >= len)
+			break;
+		uint64_t h;
+		if (fan_row_split(spec, row, l, f, &nf) ||
+		    env_owner(nc, r->app_idx, f[0].p, f[0].len, &h) != nc->id)
+			continue;
+		memcpy(o, row, l);
+		o[l] = '\n';
+		o += l + 1;
+	}
+	if (mine && fan_run_add_chunk(r, loc, mine, us->first_line))
+		base_log(BASE_LOG_ERROR, "msg=\"upload: out of memory tracking a chunk; it is sent after a restart\"");
+	if (us->last)
+		fan_run_close_upload(r);
+	return 0;
+}
+
+void net_op_campaign_upload(struct net_ctx *x)
+{
+	struct net_core *nc = x->nc;
+	struct net_call *call = x->call;
+	if (call->step == 0) {
+		if (x->body_len < UPLOAD_FIXED) {
+			net_ctx_error(x, HRL_E_INVALID_ARGUMENT,
+				      "the body is u64 campaign_id, u32 first_line, u8 last, then the rows");
+			return;
+		}
+		struct upload_step us;
+		memset(&us, 0, sizeof(us));
+		us.id = get64(x->body);
+		us.first_line = get32(x->body + 8);
+		us.last = x->body[12];
+		struct fan_run *r = fan_core_find(&nc->fan, us.id);
+		if (!r || r->app_idx != x->app_idx) {
+			net_ctx_error(x, HRL_E_NOT_FOUND, "no such campaign");
+			return;
+		}
+		if (r->k.spec.audience != FAN_AUD_UPLOAD) {
+			net_ctx_error(x, HRL_E_INVALID_ARGUMENT, "the campaign's audience is not an upload");
+			return;
+		}
+		if (us.last > 1) {
+			net_ctx_error(x, HRL_E_INVALID_ARGUMENT, "last must be 0 or 1");
+			return;
+		}
+		if (r->upload_closed || r->state == FAN_CANCELLED) {
+			net_ctx_error(x, HRL_E_INVALID_ARGUMENT,
+				      r->upload_closed ? "the upload is closed" : "campaign is cancelled");
+			return;
+		}
+		if (x->body_len - UPLOAD_FIXED > FAN_UPLOAD_BYTES_MAX) {
+			net_ctx_error(x, HRL_E_LIMIT_EXCEEDED, "a chunk carries at most 448 KiB of rows");
+			return;
+		}
+		/* check every row: the broken ones are reported by line, the others go on */
+		const uint8_t *rows = x->body + UPLOAD_FIXED;
+		size_t len = x->body_len - UPLOAD_FIXED;
+		uint32_t line = us.first_line;
+		struct sto_bytes f[1 + FAN_COLUMNS_MAX];
+		unsigned nf;
+		for (size_t at = 0; at < len; line++) {
+			const char *row = (const char *)rows + at;
+			size_t l = 0;
+			while (at + l < len && row[l] != '\n')
+				l++;
+			at += l + 1;
+			if (!l && at >= len)
+				break;
+			const char *why = l ? fan_row_split(&r->k.spec, row, l, f, &nf) : "empty row";
+			if (!why) {
+				us.accepted++;
+				continue;
+			}
+			us.rejected++;
+			if (us.reported < UPLOAD_REPORTS) {
+				us.rep[us.reported].line = line;
+				us.rep[us.reported].why = why;
+				us.reported++;
+			}
+		}
+		if (base_buf_append(&call->scratch, &us, sizeof(us))) {
+			net_ctx_error(x, HRL_E_INTERNAL, "out of memory");
+			return;
+		}
+	}
+	struct upload_step *us = (struct upload_step *)base_buf_head(&call->scratch);
+	struct fan_run *r = fan_core_find(&nc->fan, us->id);
+	if (r) {
+		uint64_t lsn = 0;
+		int rc = upload_append(nc, r, us, x->body + UPLOAD_FIXED, x->body_len - UPLOAD_FIXED, &lsn);
+		if (rc == -ENOBUFS && (nc->log.inflight_len || nc->log.buf_len != nc->log.flushed_len)) {
+			x->retry = true;
+			return;
+		}
+		if (rc) {
+			net_ctx_error(x, rc == -EMSGSIZE ? HRL_E_LIMIT_EXCEEDED : HRL_E_STORE,
+				      rc == -EMSGSIZE ? "this core's rows of the chunk do not fit one record"
+						      : "the store cannot write (I/O error); rows of this chunk may be missing");
+			return;
+		}
+		if (lsn)
+			x->wait_lsn = lsn + 1;
+	}
+	if (nc->id + 1 < nc->srv->ncores) {
+		x->next_core = (int)nc->id + 1;
+		return;
+	}
+	struct net_wr w;
+	net_ctx_begin(x, &w);
+	net_wr_u32(&w, us->accepted);
+	net_wr_u32(&w, us->rejected);
+	net_wr_u16(&w, us->reported);
+	for (unsigned i = 0; i < us->reported; i++) {
+		net_wr_u32(&w, us->rep[i].line);
+		net_wr_str(&w, us->rep[i].why, strlen(us->rep[i].why));
 	}
 	net_ctx_end(x, &w);
 }

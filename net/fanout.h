@@ -44,5 +44,6 @@ void net_op_campaign_status(struct net_ctx *x);
 void net_op_campaign_control(struct net_ctx *x);
 void net_op_vendor_set(struct net_ctx *x);
 void net_op_vendor_list(struct net_ctx *x);
+void net_op_campaign_upload(struct net_ctx *x);
 
 #endif

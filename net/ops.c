@@ -953,4 +953,5 @@ const struct net_op_desc net_ops[HRL_OP_TABLE_SIZE] = {
 	[HRL_OP_CAMPAIGN_CONTROL] = { net_op_campaign_control, NET_ROLE_APP, NET_ROUTE_APPS, true, true },
 	[HRL_OP_VENDOR_SET] = { net_op_vendor_set, NET_ROLE_APP, NET_ROUTE_APPS, true, true },
 	[HRL_OP_VENDOR_LIST] = { net_op_vendor_list, NET_ROLE_APP, NET_ROUTE_HERE, false },
+	[HRL_OP_CAMPAIGN_UPLOAD] = { net_op_campaign_upload, NET_ROLE_APP, NET_ROUTE_ALL, true, true },
 };

@@ -1186,7 +1186,8 @@ static void recover_apply(void *arg, unsigned worker, const struct sto_rec_hdr *
 	if (h->partition == STO_PARTITION_APPS || h->partition == STO_PARTITION_FANOUT ? worker != 0 :
 	    h->partition >= s->cfg.partitions || net_partition_core(s, h->partition) != worker)
 		return;
-	if (h->type == STO_REC_CAMPAIGN || h->type == STO_REC_VENDOR || h->type == STO_REC_PROGRESS) {
+	if (h->type == STO_REC_CAMPAIGN || h->type == STO_REC_VENDOR || h->type == STO_REC_PROGRESS ||
+	    h->type == STO_REC_UPLOAD) {
 		if (h->type == STO_REC_CAMPAIGN || h->type == STO_REC_VENDOR)
 			if (h->seq > s->cores[0]->apps_seq)
 				s->cores[0]->apps_seq = h->seq;

@@ -72,8 +72,9 @@ enum sto_rec_type {
 	STO_REC_CAMPAIGN = 7, /* a campaign's definition and state (core 0; net/fanout.c) */
 	STO_REC_PROGRESS = 8, /* one core's progress in a campaign (net/fanout.c) */
 	STO_REC_VENDOR = 9,   /* an app's vendor settings (core 0; net/fanout.c) */
+	STO_REC_UPLOAD = 10,  /* rows of an uploaded audience a core owns (net/fanout.c) */
 };
-#define STO_REC_TYPES 10
+#define STO_REC_TYPES 11
 #define STO_PARTITION_COUNTERS 0xFFFEu
 #define STO_PARTITION_FANOUT   0xFFFDu /* campaign progress: read by recovery worker 0 from every core's log */
 

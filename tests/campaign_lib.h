@@ -187,6 +187,7 @@ static inline int tc_vendor_set(struct te_conn *c, uint8_t target, const char *u
 
 /* ---- herald-vendorsim (bench/herald-vendorsim.c) ---------------------------------------- */
 
+#include <sys/prctl.h>
 #include <sys/wait.h>
 
 struct tc_sim {
@@ -225,6 +226,7 @@ static inline void tc_sim_start(struct tc_sim *s, const char *const *extra)
 	s->pid = fork();
 	CHECK(s->pid >= 0);
 	if (s->pid == 0) {
+		prctl(PR_SET_PDEATHSIG, SIGKILL); /* never outlive the test, however it ends */
 		dup2(fds[1], STDOUT_FILENO);
 		close(fds[0]);
 		execv(bin, (char *const *)argv);
