@@ -58,7 +58,7 @@
 #define FAN_BACKOFF_MAX_MS  10000u
 #define FAN_BREAKER_FAILS   5u     /* consecutive failed calls that open the breaker */
 #define FAN_PROGRESS_MS     20u    /* progress logged at most this often per campaign */
-#define FAN_TX_CONNS(c)     ((c) / 4u > 2u ? (c) / 4u : 2u) /* the transactional lane's connections per core */
+#define FAN_TX_CONNS(c)     (c) /* the transactional lane's connections per core: as many as the bulk lane's */
 #define FAN_HASH_END        ((uint64_t)1 << 32)
 #define FAN_KEEP_FINISHED_MS (10u * 60u * 1000u) /* a finished campaign's status is kept at least this long */
 
