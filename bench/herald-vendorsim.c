@@ -29,17 +29,24 @@
  * vendor (a mutex each), the vivo taskId counter (atomic). Request counters
  * are per worker with a single writer; readers load them relaxed.
  *
- * Ledger shard layout
+ * Ledger shard layout (all of it mmap'd: growth never copies records)
  *   slots[]  u64 per slot: bits 63..32 the low 32 bits of the token hash,
- *            bits 31..0 the record offset / 4 + 1 (0: empty). Linear
- *            probing; the table doubles above 3/4 full.
- *   arena    records, 4-byte aligned:
+ *            bits 31..0 a record reference, 1 + chunk << 20 + offset / 4
+ *            (0: empty). Linear probing; the table doubles above 3/4 full.
+ *   chunks   4 MiB each, records packed 4-byte aligned (a chunk's tail is
+ *            left unused when the next record does not fit):
  *              off 0  u32  count    times accepted (saturates)
  *              off 4  u16  len      token bytes
  *              off 6  u8   vendor   enum sv_vendor
  *              off 7  u8   0
  *              off 8  len  token bytes, zero padding to a multiple of 4
- *   A 40-byte token costs 48 arena bytes and 8 / load-factor slot bytes.
+ *   The shard is the top 6 bits of the hash (sv_hash, seeded by vendor). A
+ *   40-byte token costs 48 chunk bytes and 8 / load-factor slot bytes.
+ *
+ * Request bodies: token-carrying JSON (Huawei, OPPO's messages, vivo
+ * pushToList, webhook) goes through a validating scanner that does not
+ * allocate per token (see "JSON scanner"); vivo saveListPayload, which
+ * carries no addresses, through jansson; forms through req_form.
  *
  * Receipt job (worker -> callback thread, one per accepted request with a
  * callback configured): the due time, the vendor, four strings (message id,
@@ -70,6 +77,7 @@
 #include <strings.h>
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
+#include <sys/mman.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <time.h>
@@ -82,7 +90,7 @@
 
 #include "base/assert.h"
 
-/* ---- limits ----------------------------------------------------------------- */
+/* ---- limits ------------------------------------------------------------------------------ */
 #define SV_THREADS_MAX              64u
 #define SV_CONNS_PER_WORKER_MAX     65536u
 #define SV_RECV_BYTES               (256u << 10)      /* one read() */
@@ -109,11 +117,15 @@
 #define SV_CB_TRIES_MAX             3u
 #define SV_CB_IO_TIMEOUT_MS         5000u
 #define SV_CB_IDLE_SLEEP_US         1000u
+#define SV_CB_RETRY_STEP_US         20000u            /* 20 ms, then 40 ms between attempts */
 #define SV_URL_PART_BYTES_MAX       1024u             /* host, port, path of a callback URL */
 #define SV_EPOLL_EVENTS_MAX         256u
 #define SV_LISTEN_BACKLOG           4096
 #define SV_LOAD_CONNS_MAX           1024u
 #define SV_LOAD_DEPTH_MAX           64u
+#define SV_SMS_SECRET_BYTES_MAX     256u
+#define SV_HUGE_PAGE_BYTES          (2u << 20)        /* tables this large ask for huge pages */
+#define SV_RESPONSE_HEAD_BYTES_MAX  512u
 
 _Static_assert((SV_LEDGER_SHARDS & (SV_LEDGER_SHARDS - 1)) == 0, "shard count is a power of two");
 _Static_assert((SV_LEDGER_SLOTS_MIN & (SV_LEDGER_SLOTS_MIN - 1)) == 0, "slot count is a power of two");
@@ -123,7 +135,7 @@ _Static_assert(SV_BATCH_TOKENS_MAX <= UINT16_MAX, "token index fits a u16");
 _Static_assert(SV_CB_RECEIPTS_PER_POST_MAX >= SV_BATCH_TOKENS_MAX, "one request's receipts fit a POST");
 _Static_assert(SV_BODY_BYTES_MAX < (1u << 31), "body lengths fit an int");
 
-/* ---- vendors ------------------------------------------------------------------ */
+/* ---- vendors ----------------------------------------------------------------------------- */
 enum sv_vendor { SV_HUAWEI, SV_XIAOMI, SV_OPPO, SV_VIVO, SV_SMS, SV_WEBHOOK, SV_VENDORS };
 
 static const char *const sv_vendor_names[SV_VENDORS] = {
@@ -140,7 +152,7 @@ static int sv_vendor_parse(const char *s, size_t n)
 	return -1;
 }
 
-/* ---- small helpers ---------------------------------------------------------------- */
+/* ---- small helpers ----------------------------------------------------------------------- */
 static void sv_die(const char *what)
 {
 	fprintf(stderr, "herald-vendorsim: %s: %s\n", what, strerror(errno));
@@ -366,7 +378,7 @@ static ssize_t sv_form_decode(const char *s, size_t n, char *dst)
 	return (ssize_t)o;
 }
 
-/* ---- random numbers and hashes ----------------------------------------------------- */
+/* ---- random numbers and hashes ----------------------------------------------------------- */
 struct sv_rng {
 	uint64_t s;
 };
@@ -433,7 +445,7 @@ static uint64_t sv_hash(const char *p, size_t n, uint64_t seed)
 	return sv_fmix64(h);
 }
 
-/* ---- JSON scanner ---------------------------------------------------------------------
+/* ---- JSON scanner ---------------------------------------------------------------------------
  *
  * A validating RFC 8259 walker for the token-carrying bodies, which jansson
  * would turn into one allocation per token. It checks the whole grammar
@@ -758,7 +770,7 @@ static int js_document(const char *p, size_t n, js_member_fn fn, void *ctx)
 	return js_peek(&j) < 0 ? 0 : -EINVAL;
 }
 
-/* ---- configuration -------------------------------------------------------------------------- */
+/* ---- configuration ----------------------------------------------------------------------- */
 struct sv_fault {
 	bool http;          /* answer HTTP `status` with a text body */
 	int status;         /* HTTP status of the answer */
@@ -796,7 +808,7 @@ static struct sv_cfg g_cfg;
 static uint64_t g_start_ms;
 static atomic_bool g_stop;
 
-/* ---- vendor answers ------------------------------------------------------------------------ */
+/* ---- vendor answers ---------------------------------------------------------------------- */
 struct sv_answer {
 	int http;
 	const char *code;
@@ -991,7 +1003,13 @@ static const char *sv_reason(int status)
 	}
 }
 
-/* ---- ledger --------------------------------------------------------------------------------- */
+/* an address of a request: in the body, or in decode space */
+struct sv_tok {
+	const char *p;
+	uint32_t len;
+};
+
+/* ---- ledger ------------------------------------------------------------------------------ */
 struct sv_lrec {
 	uint32_t count;
 	uint16_t len;
@@ -1004,14 +1022,24 @@ _Static_assert(offsetof(struct sv_lrec, len) == 4 && offsetof(struct sv_lrec, ve
 
 struct sv_shard {
 	pthread_mutex_t mu;
-	uint64_t *slots;
+	uint64_t *slots;                /* mmap'd; written under mu, read relaxed by prefetches */
 	uint32_t mask;                  /* slots - 1 */
 	uint32_t used;
-	char *arena;
-	size_t arena_len, arena_cap;    /* bytes, multiples of 4 */
+	char **chunks;                  /* SV_LEDGER_CHUNK_BYTES each, mmap'd */
+	uint32_t *chunk_fill;           /* bytes of records in each chunk */
+	uint32_t chunks_n, chunks_cap;
 	uint64_t accepted[SV_VENDORS];  /* addresses, duplicates included */
 	uint64_t distinct[SV_VENDORS];  /* records */
 } __attribute__((aligned(64)));
+
+/*
+ * A record reference (slot bits 31..0) is 1 + chunk index << 20 + offset / 4:
+ * 4 MiB chunks, at most 4095 of them (16 GiB) per shard.
+ */
+#define SV_LEDGER_CHUNK_BYTES (4u << 20)
+#define SV_LEDGER_CHUNKS_MAX  4095u
+_Static_assert(SV_LEDGER_CHUNK_BYTES / 4 == 1u << 20, "offset units fill 20 bits");
+_Static_assert(((uint64_t)SV_LEDGER_CHUNKS_MAX << 20) + 1 <= 0xffffffffull, "references fit 32 bits");
 
 static struct sv_shard g_ledger[SV_LEDGER_SHARDS];
 static bool g_ledger_locking;      /* more than one worker */
@@ -1029,30 +1057,52 @@ static void ledger_unlock(struct sv_shard *s)
 		pthread_mutex_unlock(&s->mu);
 }
 
+static struct sv_shard *ledger_shard(uint64_t h)
+{
+	return &g_ledger[(h >> 58) & (SV_LEDGER_SHARDS - 1)];
+}
+
+/* zeroed memory straight from the kernel: no copy on growth, returned at once */
+static void *sv_map(size_t bytes)
+{
+	void *p = mmap(NULL, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (p == MAP_FAILED)
+		sv_die("mmap");
+	if (bytes >= SV_HUGE_PAGE_BYTES)
+		madvise(p, bytes, MADV_HUGEPAGE); /* fewer TLB misses on random probes; advice only */
+	return p;
+}
+
 static struct sv_lrec *ledger_rec(const struct sv_shard *s, uint64_t slot)
 {
-	return (struct sv_lrec *)(s->arena + ((slot & 0xffffffffu) - 1) * 4);
+	uint32_t ref = (uint32_t)slot - 1;
+	return (struct sv_lrec *)(s->chunks[ref >> 20] + ((size_t)(ref & 0xfffffu) << 2));
 }
 
 static void ledger_shard_clear(struct sv_shard *s)
 {
-	free(s->slots);
-	free(s->arena);
-	s->slots = NULL;
-	s->arena = NULL;
+	if (s->slots)
+		munmap(s->slots, ((size_t)s->mask + 1) * sizeof(uint64_t));
+	for (uint32_t i = 0; i < s->chunks_n; i++)
+		munmap(s->chunks[i], SV_LEDGER_CHUNK_BYTES);
+	free(s->chunks);
+	free(s->chunk_fill);
+	__atomic_store_n(&s->slots, NULL, __ATOMIC_RELAXED);
+	s->chunks = NULL;
+	s->chunk_fill = NULL;
+	s->chunks_n = s->chunks_cap = 0;
 	s->mask = 0;
 	s->used = 0;
-	s->arena_len = s->arena_cap = 0;
 	memset(s->accepted, 0, sizeof(s->accepted));
 	memset(s->distinct, 0, sizeof(s->distinct));
 }
 
 static void ledger_grow(struct sv_shard *s)
 {
-	uint32_t slots_n = s->slots ? (s->mask + 1) * 2 : SV_LEDGER_SLOTS_MIN;
-	ALWAYS(slots_n != 0);
-	uint64_t *slots = sv_zalloc((size_t)slots_n * sizeof(uint64_t));
-	uint32_t mask = slots_n - 1;
+	uint64_t slots_n = s->slots ? ((uint64_t)s->mask + 1) * 2 : SV_LEDGER_SLOTS_MIN;
+	ALWAYS(slots_n <= (1ull << 32));
+	uint64_t *slots = sv_map(slots_n * sizeof(uint64_t));
+	uint32_t mask = (uint32_t)(slots_n - 1);
 	if (s->slots) {
 		for (uint64_t i = 0; i <= s->mask; i++) {
 			uint64_t v = s->slots[i];
@@ -1063,21 +1113,40 @@ static void ledger_grow(struct sv_shard *s)
 				k = (k + 1) & mask;
 			slots[k] = v;
 		}
-		free(s->slots);
+		munmap(s->slots, ((size_t)s->mask + 1) * sizeof(uint64_t));
 	}
-	s->slots = slots;
-	s->mask = mask;
+	__atomic_store_n(&s->slots, slots, __ATOMIC_RELAXED);
+	__atomic_store_n(&s->mask, mask, __ATOMIC_RELAXED);
+}
+
+/* room for need bytes of records; returns the reference of the first unit */
+static uint32_t ledger_room(struct sv_shard *s, size_t need)
+{
+	ALWAYS(need <= SV_LEDGER_CHUNK_BYTES);
+	if (!s->chunks_n || SV_LEDGER_CHUNK_BYTES - s->chunk_fill[s->chunks_n - 1] < need) {
+		ALWAYS(s->chunks_n < SV_LEDGER_CHUNKS_MAX); /* 16 GiB of tokens in one shard */
+		if (s->chunks_n == s->chunks_cap) {
+			s->chunks_cap = s->chunks_cap ? s->chunks_cap * 2 : 16;
+			s->chunks = sv_realloc(s->chunks, s->chunks_cap * sizeof(*s->chunks));
+			s->chunk_fill = sv_realloc(s->chunk_fill, s->chunks_cap * sizeof(*s->chunk_fill));
+		}
+		s->chunks[s->chunks_n] = sv_map(SV_LEDGER_CHUNK_BYTES);
+		s->chunk_fill[s->chunks_n] = 0;
+		s->chunks_n++;
+	}
+	uint32_t c = s->chunks_n - 1;
+	return (c << 20) + s->chunk_fill[c] / 4 + 1;
 }
 
 /* Count one acceptance of (vendor, token); h is sv_hash of the token. */
 static void ledger_add(int vendor, const char *tok, size_t len, uint64_t h)
 {
-	struct sv_shard *s = &g_ledger[(h >> 58) & (SV_LEDGER_SHARDS - 1)];
+	struct sv_shard *s = ledger_shard(h);
 	uint32_t h32 = (uint32_t)h;
 	ALWAYS(len <= SV_TOKEN_BYTES_MAX);
 	ledger_lock(s);
 	s->accepted[vendor]++;
-	if (!s->slots || (uint64_t)(s->used + 1) * 4 > (uint64_t)(s->mask + 1) * 3)
+	if (!s->slots || (uint64_t)(s->used + 1) * 4 > ((uint64_t)s->mask + 1) * 3)
 		ledger_grow(s);
 	uint32_t k = h32 & s->mask;
 	for (;;) {
@@ -1096,27 +1165,45 @@ static void ledger_add(int vendor, const char *tok, size_t len, uint64_t h)
 		k = (k + 1) & s->mask;
 	}
 	size_t need = (sizeof(struct sv_lrec) + len + 3) & ~(size_t)3;
-	if (s->arena_cap - s->arena_len < need) {
-		size_t cap = s->arena_cap ? s->arena_cap * 2 : 64u << 10;
-		while (cap - s->arena_len < need)
-			cap *= 2;
-		s->arena = sv_realloc(s->arena, cap);
-		s->arena_cap = cap;
-	}
-	uint64_t units = s->arena_len / 4 + 1;
-	ALWAYS(units < 0xffffffffull); /* 16 GiB per shard */
-	struct sv_lrec *r = (struct sv_lrec *)(s->arena + s->arena_len);
+	uint32_t ref = ledger_room(s, need);
+	struct sv_lrec *r = ledger_rec(s, ref);
 	r->count = 1;
 	r->len = (uint16_t)len;
 	r->vendor = (uint8_t)vendor;
 	r->zero = 0;
-	memcpy(r->token, tok, len);
-	memset(r->token + len, 0, need - sizeof(*r) - len);
-	s->arena_len += need;
-	s->slots[k] = (uint64_t)h32 << 32 | units;
+	memcpy(r->token, tok, len); /* the padding is still zero from mmap */
+	s->chunk_fill[s->chunks_n - 1] += (uint32_t)need;
+	s->slots[k] = (uint64_t)h32 << 32 | ref;
 	s->used++;
 	s->distinct[vendor]++;
 	ledger_unlock(s);
+}
+
+/* touch the slot a later ledger_add will probe (racy read: only a hint) */
+static void ledger_prefetch(uint64_t h)
+{
+	struct sv_shard *s = ledger_shard(h);
+	uintptr_t slots = (uintptr_t)__atomic_load_n(&s->slots, __ATOMIC_RELAXED);
+	uint32_t mask = __atomic_load_n(&s->mask, __ATOMIC_RELAXED);
+	if (slots)
+		__builtin_prefetch((const void *)(slots + (uintptr_t)((uint32_t)h & mask) * sizeof(uint64_t)), 1);
+}
+
+/* ledger_add for every token of the request that is not invalid, SV_PREFETCH_DISTANCE ahead */
+#define SV_PREFETCH_DISTANCE 8u
+static void ledger_add_batch(int vendor, const struct sv_tok *toks, const uint8_t *invalid, const uint64_t *hash,
+			     size_t n)
+{
+	for (size_t i = 0; i < n && i < SV_PREFETCH_DISTANCE; i++)
+		if (!invalid[i])
+			ledger_prefetch(hash[i]);
+	for (size_t i = 0; i < n; i++) {
+		size_t ahead = i + SV_PREFETCH_DISTANCE;
+		if (ahead < n && !invalid[ahead])
+			ledger_prefetch(hash[ahead]);
+		if (!invalid[i])
+			ledger_add(vendor, toks[i].p, toks[i].len, hash[i]);
+	}
 }
 
 static void ledger_lock_all(void)
@@ -1171,11 +1258,13 @@ static struct sv_lrec **ledger_sorted(int vendor, size_t *n)
 	size_t k = 0;
 	for (unsigned i = 0; i < SV_LEDGER_SHARDS; i++) {
 		const struct sv_shard *s = &g_ledger[i];
-		for (size_t off = 0; off < s->arena_len;) {
-			struct sv_lrec *r = (struct sv_lrec *)(s->arena + off);
-			if (vendor < 0 || r->vendor == vendor)
-				refs[k++] = r;
-			off += (sizeof(*r) + r->len + 3) & ~(size_t)3;
+		for (uint32_t c = 0; c < s->chunks_n; c++) {
+			for (size_t off = 0; off < s->chunk_fill[c];) {
+				struct sv_lrec *r = (struct sv_lrec *)(s->chunks[c] + off);
+				if (vendor < 0 || r->vendor == vendor)
+					refs[k++] = r;
+				off += (sizeof(*r) + r->len + 3) & ~(size_t)3;
+			}
 		}
 	}
 	ALWAYS(k <= total);
@@ -1257,7 +1346,7 @@ static int ledger_dump_file(const char *path)
 	return rc;
 }
 
-/* ---- rate and quota -------------------------------------------------------------------------- */
+/* ---- rate and quota ---------------------------------------------------------------------- */
 struct sv_limit {
 	pthread_mutex_t mu;
 	double tokens;      /* bucket content, addresses */
@@ -1296,7 +1385,7 @@ static enum sv_limit_verdict sv_limit_take(int vendor, size_t n)
 	return v;
 }
 
-/* ---- counters ---------------------------------------------------------------------------------- */
+/* ---- counters ---------------------------------------------------------------------------- */
 struct sv_stats {
 	uint64_t requests;   /* vendor requests answered */
 	uint64_t invalid;    /* addresses answered as invalid */
@@ -1322,7 +1411,7 @@ static atomic_uint_fast64_t g_cb_jobs, g_cb_posts, g_cb_receipts, g_cb_failed, g
 #define SV_VIVO_TASK_BASE 700000000000ull
 static atomic_uint_fast64_t g_vivo_tasks;
 
-/* ---- receipt jobs and the worker -> callback rings -------------------------------------------- */
+/* ---- receipt jobs and the worker -> callback rings --------------------------------------- */
 enum sv_rjob_str { SV_RS_MSG_ID, SV_RS_REQ_ID, SV_RS_AUX1, SV_RS_AUX2, SV_RS_N };
 
 struct sv_rtok {
@@ -1380,15 +1469,10 @@ static struct sv_rjob *ring_pop(struct sv_ring *q)
 	return job;
 }
 
-/* ---- worker, connection, request ---------------------------------------------------------------- */
+/* ---- worker, connection, request --------------------------------------------------------- */
 struct sv_str {
 	const char *p;
 	size_t len;
-};
-
-struct sv_tok {
-	const char *p;
-	uint32_t len;
 };
 
 struct sv_kv {
@@ -1632,7 +1716,7 @@ static bool sv_bearer(const struct sv_str *h, struct sv_str *cred)
 	return true;
 }
 
-/* ---- answers -------------------------------------------------------------------------------------- */
+/* ---- answers ----------------------------------------------------------------------------- */
 static void heap_push(struct sv_worker *w, uint64_t due_ns, struct sv_conn *c)
 {
 	if (w->heap_n == w->heap_cap) {
@@ -1681,7 +1765,7 @@ static struct sv_timer heap_pop(struct sv_worker *w)
 static char *sv_respond_begin(struct sv_conn *c, int status, const char *ctype, size_t body_len,
 			      uint64_t delay_ns, const char *extra_headers)
 {
-	char head[512];
+	char head[SV_RESPONSE_HEAD_BYTES_MAX];
 	int hlen = snprintf(head, sizeof(head),
 			    "HTTP/1.1 %d %s\r\nServer: herald-vendorsim\r\nContent-Type: %s\r\nContent-Length: %zu\r\n%s%s\r\n",
 			    status, sv_reason(status), ctype, body_len, extra_headers ? extra_headers : "",
@@ -1817,7 +1901,7 @@ static void wh_error_body(struct sv_buf *b, const struct sv_req *r, const char *
 	buf_putc(b, '}');
 }
 
-/* ---- Huawei ------------------------------------------------------------------------------------- */
+/* ---- Huawei ------------------------------------------------------------------------------ */
 struct sv_jctx {
 	struct sv_req *r;
 	const struct sv_answer *bad;   /* the answer for the error being returned */
@@ -1977,7 +2061,7 @@ static void hw_answer(struct sv_req *r)
 	sv_respond_json(r, all ? 400 : 200);
 }
 
-/* ---- Xiaomi ------------------------------------------------------------------------------------------ */
+/* ---- Xiaomi ------------------------------------------------------------------------------ */
 static const struct sv_answer *mi_parse(struct sv_req *r)
 {
 	const struct sv_str *h = &r->authorization;
@@ -2040,7 +2124,7 @@ static void mi_answer(struct sv_req *r)
 	sv_respond_json(r, 200);
 }
 
-/* ---- OPPO ------------------------------------------------------------------------------------------- */
+/* ---- OPPO -------------------------------------------------------------------------------- */
 enum { OP_SEEN_TYPE, OP_SEEN_VALUE, OP_SEEN_NOTIFICATION };
 
 static int op_member(struct js *j, const struct js_str *key, void *ctx)
@@ -2117,7 +2201,7 @@ static void op_answer(struct sv_req *r)
 	sv_respond_json(r, 200);
 }
 
-/* ---- vivo --------------------------------------------------------------------------------------------- */
+/* ---- vivo -------------------------------------------------------------------------------- */
 static const struct sv_answer *vv_save_parse(struct sv_req *r)
 {
 	if (!sv_auth_ok(SV_VIVO, r->authtoken.p, r->authtoken.len))
@@ -2221,7 +2305,7 @@ static void vv_push_answer(struct sv_req *r)
 	sv_respond_json(r, 200);
 }
 
-/* ---- SMS (Alibaba SendSms) ------------------------------------------------------------------------- */
+/* ---- SMS (Alibaba SendSms) --------------------------------------------------------------- */
 static int sms_kv_cmp(const void *a, const void *b)
 {
 	const struct sv_kv *x = *(const struct sv_kv *const *)a, *y = *(const struct sv_kv *const *)b;
@@ -2264,7 +2348,7 @@ static bool sms_signature_ok(struct sv_req *r)
 	buf_puts(sts, "POST&%2F&");
 	buf_pct(sts, canon.p ? canon.p : "", canon.len);
 	buf_free(&canon);
-	char key[512];
+	char key[SV_SMS_SECRET_BYTES_MAX + 2];
 	int klen = snprintf(key, sizeof(key), "%s&", g_cfg.sms_secret);
 	unsigned char mac[EVP_MAX_MD_SIZE];
 	unsigned int mac_len = 0;
@@ -2319,7 +2403,7 @@ static void sms_answer(struct sv_req *r)
 	sv_respond_json(r, 200);
 }
 
-/* ---- webhook ------------------------------------------------------------------------------------------- */
+/* ---- webhook ----------------------------------------------------------------------------- */
 enum { WH_SEEN_HERALD, WH_SEEN_ID, WH_SEEN_TO };
 
 static int wh_top(struct js *j, const struct js_str *key, void *ctx)
@@ -2370,7 +2454,7 @@ static void wh_answer(struct sv_req *r)
 	sv_respond_json(r, 200);
 }
 
-/* ---- the vendor pipeline ----------------------------------------------------------------------------- */
+/* ---- the vendor pipeline ----------------------------------------------------------------- */
 struct sv_vendor_op {
 	int vendor;
 	const struct sv_answer *(*parse)(struct sv_req *r);  /* NULL: accepted for processing */
@@ -2510,12 +2594,9 @@ static void sv_vendor_request(struct sv_req *r, const struct sv_vendor_op *op)
 		bool accept = !r->validate_only && !(op->all_or_nothing && r->ninvalid);
 		if (accept) {
 			uint64_t seed = sv_ledger_seed ^ ((uint64_t)v << 56);
-			for (size_t i = 0; i < r->ntok; i++) {
-				if (w->tok_invalid[i])
-					continue;
-				w->tok_hash[i] = sv_hash(w->toks[i].p, w->toks[i].len, seed);
-				ledger_add(v, w->toks[i].p, w->toks[i].len, w->tok_hash[i]);
-			}
+			for (size_t i = 0; i < r->ntok; i++)
+				w->tok_hash[i] = w->tok_invalid[i] ? 0 : sv_hash(w->toks[i].p, w->toks[i].len, seed);
+			ledger_add_batch(v, w->toks, w->tok_invalid, w->tok_hash, r->ntok);
 			if (g_cfg.callback_url[v] && g_cfg.delivered > 0 && r->ninvalid < r->ntok)
 				sv_receipts_enqueue(r);
 		}
@@ -2523,7 +2604,7 @@ static void sv_vendor_request(struct sv_req *r, const struct sv_vendor_op *op)
 	op->answer(r);
 }
 
-/* ---- the simulator's own endpoints ------------------------------------------------------------------- */
+/* ---- the simulator's own endpoints ------------------------------------------------------- */
 static void sv_ledger_get(struct sv_req *r)
 {
 	int vendor = -1;
@@ -2621,7 +2702,7 @@ static void sv_callbacks_summary(struct sv_req *r)
 	sv_respond_json(r, 200);
 }
 
-/* ---- routing ---------------------------------------------------------------------------------------- */
+/* ---- routing ----------------------------------------------------------------------------- */
 struct sv_route {
 	enum http_method method;
 	const char *path;                    /* NULL: the Huawei pattern /v1/{appid}/messages:send */
@@ -2678,7 +2759,7 @@ static void sv_dispatch(struct sv_req *r)
 		sv_respond_text(r, 404, "no such path\n");
 }
 
-/* ---- HTTP server side ------------------------------------------------------------------------------ */
+/* ---- HTTP server side -------------------------------------------------------------------- */
 static int on_message_begin(http_parser *p)
 {
 	struct sv_conn *c = p->data;
@@ -3057,7 +3138,7 @@ static void *sv_worker_main(void *arg)
 	return NULL;
 }
 
-/* ---- receipts: worker side -------------------------------------------------------------------------------- */
+/* ---- receipts: worker side --------------------------------------------------------------- */
 static void sv_receipts_enqueue(struct sv_req *r)
 {
 	struct sv_worker *w = r->w;
@@ -3143,7 +3224,7 @@ static void sv_receipts_enqueue(struct sv_req *r)
 	atomic_fetch_add(&g_cb_jobs, 1);
 }
 
-/* ---- receipts: the callback thread ------------------------------------------------------------------------ */
+/* ---- receipts: the callback thread ------------------------------------------------------- */
 struct sv_cb_target {
 	char host[SV_URL_PART_BYTES_MAX];
 	char port[8];
@@ -3308,7 +3389,7 @@ static void cb_post(struct sv_cb *cb, int vendor, const char *ctype, size_t rece
 	int status = -EIO;
 	for (unsigned attempt = 0; attempt < SV_CB_TRIES_MAX && !atomic_load(&g_stop); attempt++) {
 		if (attempt)
-			usleep(20000u * attempt);
+			usleep(SV_CB_RETRY_STEP_US * attempt);
 		status = cb_post_once(cb, t, ctype);
 		if (status > 0)
 			break;
@@ -3580,7 +3661,7 @@ static void sv_cb_free(struct sv_cb *cb)
 	free(cb);
 }
 
-/* ---- --load: a load generator for the simulator ----------------------------------------------------------
+/* ---- --load: a load generator for the simulator ---------------------------------------------
  *
  * One thread, epoll over --conns connections. Each connection sends --depth
  * pipelined requests in one write, reads all their answers, then sends the
@@ -3850,7 +3931,7 @@ static int sv_load_main(const struct ld_opts *o)
 	return rc || g_ld.errors ? 1 : 0;
 }
 
-/* ---- options ----------------------------------------------------------------------------------------------- */
+/* ---- options ----------------------------------------------------------------------------- */
 static void sv_usage(FILE *f)
 {
 	fprintf(f,
@@ -4171,8 +4252,8 @@ static int sv_parse_options(int argc, char **argv, struct ld_opts *lo)
 			g_cfg.auth[v] = rest;
 			break;
 		case OPT_SMS_SECRET:
-			if (!*optarg || strlen(optarg) > 256)
-				sv_bad_option(name, "the secret must be 1 to 256 bytes");
+			if (!*optarg || strlen(optarg) > SV_SMS_SECRET_BYTES_MAX)
+				sv_bad_option(name, "the secret must be 1 to %u bytes", SV_SMS_SECRET_BYTES_MAX);
 			g_cfg.sms_secret = optarg;
 			break;
 		case OPT_LEDGER_FILE: g_cfg.ledger_file = optarg; break;
@@ -4245,7 +4326,7 @@ static int sv_parse_options(int argc, char **argv, struct ld_opts *lo)
 	return 0;
 }
 
-/* ---- main ----------------------------------------------------------------------------------------------------- */
+/* ---- main -------------------------------------------------------------------------------- */
 static int sv_listener(const struct sockaddr_in *addr)
 {
 	int fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);

@@ -7,11 +7,12 @@
  * Every command is one row of cli_cmds[]: its words ("app create"), the
  * usage of its arguments, how many it takes, whether it needs AUTH, the
  * command flags it takes (--vendor, --user, --limit, ...: cli_flags[] says
- * where each value goes) and the function that runs it. main() parses
+ * where each value goes), the function that checks its arguments before
+ * anything is sent (if any) and the function that runs it. main() parses
  * flags (they may appear anywhere before "--"), finds the row, checks the
- * arity and refuses command flags the row does not take, connects, says
- * HELLO, authenticates, runs the row's function and maps the outcome to
- * the exit status:
+ * arity and refuses command flags the row does not take, runs the row's
+ * check, connects, says HELLO, authenticates, runs the row's function and
+ * maps the outcome to the exit status:
  *
  *   0  ok
  *   1  the engine answered with an error   (stderr: herald: E_NOT_FOUND: message)
@@ -30,6 +31,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "include/herald.h"
 
@@ -41,6 +43,10 @@
 #define CLI_HISTORY_LIMIT_DEFAULT 100u
 #define CLI_HISTORY_PAGES_MAX  100000u /* --all: pages followed before giving up */
 _Static_assert(CLI_HISTORY_LIMIT_DEFAULT <= HRL_HISTORY_LIMIT_MAX, "default page fits the limit");
+#define CLI_WATCH_BAR_WIDTH    30u
+#define CLI_WATCH_TTY_MS       250u     /* --watch redraws its line this often on a terminal */
+#define CLI_WATCH_LINE_MS      1000u    /* and prints a line this often otherwise */
+#define CLI_WATCH_POLLS_MAX    (30u * 24 * 3600 * 4) /* 30 days of terminal redraws */
 
 enum cli_exit {
 	EXIT_OK = 0,
@@ -54,22 +60,52 @@ enum cli_exit {
  * Flags that belong to some commands only, a bit each; a command lists
  * the ones it takes (cli_cmd.flags) and main() refuses the others.
  */
-enum cli_flag_bit {
-	CF_VENDOR = 1u << 0,   /* bind, receipt put */
-	CF_PLATFORM = 1u << 1, /* bind */
-	CF_USER = 1u << 2,     /* receipt put */
-	CF_MESSAGE = 1u << 3,
-	CF_CAMPAIGN = 1u << 4,
-	CF_CHANNEL = 1u << 5,
-	CF_STATE = 1u << 6,
-	CF_TIME = 1u << 7,
-	CF_REASON = 1u << 8,
-	CF_LIMIT = 1u << 9,    /* user history */
-	CF_CURSOR = 1u << 10,
-	CF_ALL = 1u << 11,
+#define CF_BIT(n) (UINT64_C(1) << (n))
+#define CF_VENDOR        CF_BIT(0)  /* bind, receipt put */
+#define CF_PLATFORM      CF_BIT(1)  /* bind */
+#define CF_USER          CF_BIT(2)  /* receipt put, campaign create */
+#define CF_MESSAGE       CF_BIT(3)
+#define CF_CAMPAIGN      CF_BIT(4)
+#define CF_CHANNEL       CF_BIT(5)  /* receipt put, campaign create */
+#define CF_STATE         CF_BIT(6)
+#define CF_TIME          CF_BIT(7)
+#define CF_REASON        CF_BIT(8)
+#define CF_LIMIT         CF_BIT(9)  /* user history */
+#define CF_CURSOR        CF_BIT(10)
+#define CF_ALL           CF_BIT(11)
+#define CF_AUDIENCE      CF_BIT(12) /* campaign create */
+#define CF_USERS         CF_BIT(13)
+#define CF_USERS_FILE    CF_BIT(14)
+#define CF_TAG_EXPR      CF_BIT(15)
+#define CF_TITLE         CF_BIT(16)
+#define CF_BODY          CF_BIT(17)
+#define CF_CATEGORY      CF_BIT(18)
+#define CF_LANE          CF_BIT(19)
+#define CF_WAIT          CF_BIT(20)
+#define CF_WATCH         CF_BIT(21) /* campaign status */
+#define CF_TARGET        CF_BIT(22) /* vendor set */
+#define CF_URL           CF_BIT(23)
+#define CF_APP_ID        CF_BIT(24)
+#define CF_VSECRET       CF_BIT(25)
+#define CF_VSECRET2      CF_BIT(26)
+#define CF_PACKAGE       CF_BIT(27)
+#define CF_SIGN_NAME     CF_BIT(28)
+#define CF_TEMPLATE_CODE CF_BIT(29)
+#define CF_BATCH         CF_BIT(30)
+#define CF_CONNECTIONS   CF_BIT(31)
+#define CF_RATE          CF_BIT(32)
+#define CF_QUOTA         CF_BIT(33)
+#define CF_BIT_LAST      33
+#define CLI_FLAG_BITS 64
+_Static_assert(CF_BIT_LAST < CLI_FLAG_BITS && CF_QUOTA == CF_BIT(CF_BIT_LAST),
+	       "a name slot per command flag");
+
+/* The user ids of a list audience, as the CLI collected them. */
+struct user_list {
+	char *text;   /* owned copy of --users or of the file, split in place */
+	const char **ids;
+	size_t count;
 };
-#define CLI_FLAG_BITS 16
-_Static_assert(CF_ALL < (1u << CLI_FLAG_BITS), "a name slot per command flag");
 
 struct cli {
 	const char *server;
@@ -88,14 +124,41 @@ struct cli {
 	const char *limit;    /* user history --limit, --cursor, --all */
 	const char *cursor;
 	bool all;
+	const char *audience; /* campaign create */
+	const char *users;
+	const char *users_file;
+	const char *tag_expr;
+	const char *title;
+	const char *body;
+	const char *category;
+	const char *lane;
+	bool wait;
+	bool watch;           /* campaign status */
+	const char *target;   /* vendor set */
+	const char *url;
+	const char *app_id;
+	const char *vsecret;
+	const char *vsecret2;
+	const char *package;
+	const char *sign_name;
+	const char *template_code;
+	const char *batch;
+	const char *connections;
+	const char *rate;
+	const char *quota;
 	const char *timeout_text; /* --timeout, checked once all flags are read */
 	int timeout_ms;
 	bool json;
 	bool help;
-	unsigned flags_seen; /* enum cli_flag_bit of the command flags given */
+	uint64_t flags_seen; /* CF_* bits of the command flags given */
 	const char *flag_names[CLI_FLAG_BITS]; /* each command flag's name, by bit */
 	struct herald_conn *conn;
 	char server_name[256]; /* from HELLO, for ping */
+	/* What a command's check found in its arguments, for its run. */
+	uint64_t campaign_id;
+	struct herald_campaign_spec spec;
+	struct user_list ul;
+	struct herald_vendor_cfg vendor_cfg;
 };
 
 struct cli_cmd {
@@ -106,8 +169,11 @@ struct cli_cmd {
 	int args_min;
 	int args_max; /* < 0: no limit */
 	bool auth;
-	unsigned flags; /* enum cli_flag_bit: the command flags it takes */
+	uint64_t flags; /* CF_* bits: the command flags it takes */
 	int (*run)(struct cli *cli, char **argv, int argc);
+	/* NULL, or the argument checks that need no engine: run before
+	 * connecting, 0 or an exit status. */
+	int (*check)(struct cli *cli, char **argv, int argc);
 };
 
 /* ---- output helpers -------------------------------------------------------- */
@@ -692,7 +758,7 @@ static void user_json(const struct herald_user *u)
 		fputs(",\"platform\":", stdout);
 		json_enum(herald_platform_name(d->platform), d->platform);
 		fputs(",\"state\":", stdout);
-		json_enum(d->state == 0 ? "active" : NULL, d->state);
+		json_enum(herald_device_state_name(d->state), d->state);
 		printf(",\"bound_unix_ms\":%" PRIu64 ",\"address\":", d->bound_unix_ms);
 		json_str(d->address);
 		fputs(",\"aliases\":{", stdout);
@@ -722,6 +788,14 @@ static void user_json(const struct herald_user *u)
 	puts("}}");
 }
 
+/* A device's state for people: an invalid one will not be tried again. */
+static const char *device_state_text(uint8_t state, char *buf, size_t size)
+{
+	if (state == HRL_DEVICE_INVALID)
+		return "invalid (vendor said so; never tried again)";
+	return enum_text(herald_device_state_name(state), state, buf, size);
+}
+
 static void user_text(const struct herald_user *u)
 {
 	char when[64], b1[16], b2[16], b3[16], b4[16];
@@ -737,8 +811,7 @@ static void user_text(const struct herald_user *u)
 			       enum_text(herald_vendor_name(d->vendor), d->vendor, b2, sizeof(b2)),
 			       enum_text(herald_platform_name(d->platform), d->platform, b3,
 					 sizeof(b3)));
-		printf(", %s, bound %s\n",
-		       enum_text(d->state == 0 ? "active" : NULL, d->state, b4, sizeof(b4)),
+		printf(", %s, bound %s\n", device_state_text(d->state, b4, sizeof(b4)),
 		       time_text(d->bound_unix_ms, when, sizeof(when)));
 		printf("    address: %s\n", d->address);
 		for (unsigned j = 0; j < d->alias_count; j++)
@@ -1075,10 +1148,537 @@ static int cmd_campaign_counters(struct cli *cli, char **argv, int argc)
 	return EXIT_OK;
 }
 
+/* ---- campaigns and vendors --------------------------------------------------------- */
+
+#define AUDIENCE_NAMES "user list tag all"
+#define TARGET_NAMES   "huawei xiaomi oppo vivo sms webhook"
+
+/* A u16 flag value; false if it is not a number up to 65535. */
+static bool parse_u16(const char *s, uint16_t *out)
+{
+	uint64_t v;
+	if (!parse_u64(s, &v) || v > UINT16_MAX)
+		return false;
+	*out = (uint16_t)v;
+	return true;
+}
+
+static void user_list_free(struct user_list *ul)
+{
+	free(ul->text);
+	free(ul->ids);
+}
+
+/*
+ * Split ul->text in place at sep (',' for --users, '\n' for a file, where
+ * a '\r' before the '\n' goes too and empty lines are skipped). 0, or an
+ * exit status after saying why.
+ */
+static int user_list_split(struct user_list *ul, char sep, const char *from)
+{
+	size_t cap = 1;
+	for (const char *p = ul->text; *p; p++)
+		cap += *p == sep;
+	ul->ids = calloc(cap, sizeof(*ul->ids));
+	if (!ul->ids) {
+		fputs("herald: out of memory\n", stderr);
+		return EXIT_TRANSPORT;
+	}
+	for (char *p = ul->text, *next; p; p = next) {
+		next = strchr(p, sep);
+		if (next)
+			*next++ = '\0';
+		size_t n = strlen(p);
+		if (sep == '\n') {
+			if (n && p[n - 1] == '\r')
+				p[--n] = '\0';
+			if (n == 0)
+				continue;
+		} else if (n == 0) {
+			return usage_error("empty user id in %s", from);
+		}
+		ul->ids[ul->count++] = p;
+	}
+	if (ul->count == 0)
+		return usage_error("no user ids in %s", from);
+	return 0;
+}
+
+/* Read --users-file ("-": standard input), at most one frame's worth. */
+static int user_list_read_file(struct user_list *ul, const char *path)
+{
+	FILE *f = strcmp(path, "-") == 0 ? stdin : fopen(path, "rb");
+	size_t len = 0;
+
+	if (!f) {
+		fprintf(stderr, "herald: cannot read --users-file %s: %s\n", path, strerror(errno));
+		return EXIT_USAGE;
+	}
+	ul->text = malloc(HRL_FRAME_BODY_BYTES_MAX + 1);
+	if (!ul->text) {
+		if (f != stdin)
+			fclose(f);
+		fputs("herald: out of memory\n", stderr);
+		return EXIT_TRANSPORT;
+	}
+	len = fread(ul->text, 1, HRL_FRAME_BODY_BYTES_MAX + 1, f);
+	bool bad = ferror(f) != 0;
+	if (f != stdin)
+		fclose(f);
+	if (bad) {
+		fprintf(stderr, "herald: cannot read --users-file %s\n", path);
+		return EXIT_USAGE;
+	}
+	if (len > HRL_FRAME_BODY_BYTES_MAX) {
+		fprintf(stderr, "herald: --users-file %s is larger than a request may be (%u bytes)\n",
+			path, HRL_FRAME_BODY_BYTES_MAX);
+		return EXIT_USAGE;
+	}
+	if (memchr(ul->text, '\0', len))
+		return usage_error("--users-file %s holds a NUL byte", path);
+	ul->text[len] = '\0';
+	return user_list_split(ul, '\n', "--users-file");
+}
+
+/* --channel push,sms,...: at most HRL_CAMPAIGN_CHANNELS_MAX names. 0 or an exit status. */
+static int parse_channels(const char *text, struct herald_campaign_spec *spec)
+{
+	char buf[256];
+	if (strlen(text) >= sizeof(buf))
+		return usage_error("bad --channel '%s' (a list such as push,sms)", text);
+	memcpy(buf, text, strlen(text) + 1);
+	spec->channel_count = 0;
+	for (char *p = buf, *next; p; p = next) {
+		next = strchr(p, ',');
+		if (next)
+			*next++ = '\0';
+		int ch = herald_channel_parse(p);
+		if (ch < 0)
+			return usage_error("unknown channel '%s' in --channel (push sms email wechat "
+					   "webhook)",
+					   p);
+		if (spec->channel_count == HRL_CAMPAIGN_CHANNELS_MAX) {
+			fprintf(stderr, "herald: --channel names more than %u channels\n",
+				HRL_CAMPAIGN_CHANNELS_MAX);
+			return EXIT_USAGE;
+		}
+		spec->channels[spec->channel_count++] = (uint8_t)ch;
+	}
+	return 0;
+}
+
+/* An audience flag given with the wrong --audience. */
+static int audience_flag_error(const char *flag, const char *audience)
+{
+	fprintf(stderr, "herald: %s does not go with --audience %s\n(try 'herald campaign create "
+			"--help')\n",
+		flag, audience);
+	return EXIT_USAGE;
+}
+
+/*
+ * Check the flags of `campaign create` and fill *spec (pointing into cli
+ * and ul). 0 or an exit status; nothing is sent.
+ */
+static int campaign_spec_from_flags(struct cli *cli, struct herald_campaign_spec *spec,
+				    struct user_list *ul)
+{
+	static const char cmd[] = "campaign create";
+	int v, status;
+
+	*spec = (struct herald_campaign_spec){ .lane = HRL_LANE_BULK };
+	if (!cli->audience)
+		return missing_flag(cmd, "--audience", AUDIENCE_NAMES);
+	if ((v = herald_audience_parse(cli->audience)) < 0 || v > HRL_AUD_ALL)
+		return usage_error("unknown audience '%s' (" AUDIENCE_NAMES ")", cli->audience);
+	spec->audience = (uint8_t)v;
+	if (!cli->channel)
+		return missing_flag(cmd, "--channel", "push sms email wechat webhook, comma-separated");
+	if (!cli->body)
+		return missing_flag(cmd, "--body", "the message text, a template");
+	if ((status = parse_channels(cli->channel, spec)))
+		return status;
+	if (cli->lane) {
+		if ((v = herald_lane_parse(cli->lane)) < 0)
+			return usage_error("unknown lane '%s' (bulk transactional)", cli->lane);
+		spec->lane = (uint8_t)v;
+	}
+	spec->title = cli->title;
+	spec->body = cli->body;
+	spec->category = cli->category;
+
+	/* Each audience takes its own flags and refuses the others'. */
+	const char *aud = cli->audience;
+	if (spec->audience != HRL_AUD_USER && cli->user)
+		return audience_flag_error("--user", aud);
+	if (spec->audience != HRL_AUD_LIST && cli->users)
+		return audience_flag_error("--users", aud);
+	if (spec->audience != HRL_AUD_LIST && cli->users_file)
+		return audience_flag_error("--users-file", aud);
+	if (spec->audience != HRL_AUD_TAG && cli->tag_expr)
+		return audience_flag_error("--tag-expr", aud);
+	switch (spec->audience) {
+	case HRL_AUD_USER:
+		if (!cli->user)
+			return missing_flag(cmd, "--user", "the one user of --audience user");
+		spec->user_id = cli->user;
+		break;
+	case HRL_AUD_LIST:
+		if (cli->users && cli->users_file)
+			return usage_error("%s", "give --users or --users-file, not both");
+		if (cli->users) {
+			ul->text = strdup(cli->users);
+			if (!ul->text)
+				return fail(cli, -ENOMEM, cmd);
+			status = user_list_split(ul, ',', "--users");
+		} else if (cli->users_file) {
+			status = user_list_read_file(ul, cli->users_file);
+		} else {
+			return missing_flag(cmd, "--users or --users-file",
+					    "the users of --audience list");
+		}
+		if (status)
+			return status;
+		spec->user_ids = ul->ids;
+		spec->user_count = ul->count;
+		break;
+	case HRL_AUD_TAG:
+		if (!cli->tag_expr)
+			return missing_flag(cmd, "--tag-expr", "for example 'vip AND NOT churned'");
+		spec->tag_expr = cli->tag_expr;
+		break;
+	default: /* HRL_AUD_ALL */
+		break;
+	}
+	return 0;
+}
+
+static void campaign_status_json_fields(const struct herald_campaign_status *st)
+{
+	fputs("\"state\":", stdout);
+	json_enum(herald_campaign_state_name(st->state), st->state);
+	fputs(",\"audience\":", stdout);
+	json_enum(herald_audience_name(st->audience), st->audience);
+	fputs(",\"lane\":", stdout);
+	json_enum(herald_lane_name(st->lane), st->lane);
+	printf(",\"created_unix_ms\":%" PRIu64 ",\"users_scanned\":%" PRIu64
+	       ",\"recipients\":%" PRIu64 ",\"queued\":%" PRIu64 ",\"sent\":%" PRIu64
+	       ",\"failed\":%" PRIu64 ",\"invalid\":%" PRIu64 ",\"no_address\":%" PRIu64
+	       ",\"resent\":%" PRIu64 ",\"vendor_calls\":%" PRIu64 ",\"first_call_us\":%" PRIu64
+	       ",\"progress_ppm\":%u,\"inflight\":%u",
+	       st->created_unix_ms, st->users_scanned, st->recipients, st->queued, st->sent,
+	       st->failed, st->invalid, st->no_address, st->resent, st->vendor_calls,
+	       st->first_call_us, st->progress_ppm, st->inflight);
+}
+
+static void campaign_status_json(uint64_t campaign_id, const struct herald_campaign_status *st)
+{
+	printf("{\"campaign_id\":%" PRIu64 ",", campaign_id);
+	campaign_status_json_fields(st);
+	puts("}");
+}
+
+/* n of the whole, in percent, or "" when the whole is 0. */
+static const char *percent_of(uint64_t n, uint64_t whole, char *buf, size_t size)
+{
+	if (whole == 0)
+		return "";
+	snprintf(buf, size, "  (%.1f%% of queued)", 100.0 * (double)n / (double)whole);
+	return buf;
+}
+
+/* The funnel of a campaign, for people: who matched and what became of them. */
+static void campaign_funnel_text(const struct herald_campaign_status *st)
+{
+	char b[48];
+
+	printf("recipients:    %12" PRIu64 "\n", st->recipients);
+	printf("queued:        %12" PRIu64 "\n", st->queued);
+	printf("sent:          %12" PRIu64 "%s\n", st->sent,
+	       percent_of(st->sent, st->queued, b, sizeof(b)));
+	printf("failed:        %12" PRIu64 "%s\n", st->failed,
+	       percent_of(st->failed, st->queued, b, sizeof(b)));
+	printf("invalid:       %12" PRIu64 "%s\n", st->invalid,
+	       percent_of(st->invalid, st->queued, b, sizeof(b)));
+	printf("no address:    %12" PRIu64 "\n", st->no_address);
+	printf("vendor calls:  %12" PRIu64 "\n", st->vendor_calls);
+	if (st->first_call_us)
+		printf("first call:    %12.3f ms after create\n", (double)st->first_call_us / 1000.0);
+	else
+		printf("first call:    %12s\n", "none yet");
+}
+
+static void campaign_status_text(uint64_t campaign_id, const struct herald_campaign_status *st)
+{
+	char when[64], b1[16], b2[16], b3[16];
+
+	printf("campaign %" PRIu64 ": %s, audience %s, lane %s, created %s\n", campaign_id,
+	       enum_text(herald_campaign_state_name(st->state), st->state, b1, sizeof(b1)),
+	       enum_text(herald_audience_name(st->audience), st->audience, b2, sizeof(b2)),
+	       enum_text(herald_lane_name(st->lane), st->lane, b3, sizeof(b3)),
+	       time_text(st->created_unix_ms, when, sizeof(when)));
+	printf("progress:      %11.1f%%  (%" PRIu64 " users looked at)\n",
+	       (double)st->progress_ppm / 10000.0, st->users_scanned);
+	campaign_funnel_text(st);
+	printf("in flight:     %12u\n", st->inflight);
+	printf("resent:        %12" PRIu64 "  (sent again after a restart)\n", st->resent);
+}
+
+/* One line of --watch: a bar of the enumeration, then the counters. */
+static void watch_line(const struct herald_campaign_status *st, bool tty)
+{
+	char bar[CLI_WATCH_BAR_WIDTH + 1], b[16];
+	unsigned filled = (unsigned)((uint64_t)st->progress_ppm * CLI_WATCH_BAR_WIDTH / 1000000u);
+
+	for (unsigned i = 0; i < CLI_WATCH_BAR_WIDTH; i++)
+		bar[i] = i < filled ? '#' : '-';
+	bar[CLI_WATCH_BAR_WIDTH] = '\0';
+	printf("%s[%s] %5.1f%%  %-9s  recipients %" PRIu64 "  sent %" PRIu64 "  failed %" PRIu64
+	       "  invalid %" PRIu64 "  in flight %u%s",
+	       tty ? "\r" : "", bar, (double)st->progress_ppm / 10000.0,
+	       enum_text(herald_campaign_state_name(st->state), st->state, b, sizeof(b)),
+	       st->recipients, st->sent, st->failed, st->invalid, st->inflight,
+	       tty ? "\033[K" : "\n");
+	fflush(stdout);
+}
+
+static void sleep_ms(unsigned ms)
+{
+	struct timespec ts = { .tv_sec = ms / 1000, .tv_nsec = (long)(ms % 1000) * 1000000L };
+	while (nanosleep(&ts, &ts) != 0 && errno == EINTR)
+		;
+}
+
+/*
+ * Poll a campaign until it is cancelled or done, showing its progress
+ * (not with --json), then print its funnel, or with --json its final
+ * status as one document.
+ */
+static int campaign_watch(struct cli *cli, uint64_t campaign_id)
+{
+	static const char cmd[] = "campaign status";
+	struct herald_campaign_status st;
+	bool tty = !cli->json && isatty(STDOUT_FILENO);
+	unsigned interval_ms = tty ? CLI_WATCH_TTY_MS : CLI_WATCH_LINE_MS;
+
+	for (uint64_t polls = 0;; polls++) {
+		int rc = herald_campaign_status(cli->conn, campaign_id, &st);
+		if (rc) {
+			if (tty && polls)
+				putchar('\n');
+			return fail(cli, rc, cmd);
+		}
+		if (!cli->json)
+			watch_line(&st, tty);
+		if (herald_campaign_finished(st.state))
+			break;
+		if (polls == CLI_WATCH_POLLS_MAX) {
+			if (tty)
+				putchar('\n');
+			fprintf(stderr, "herald: %s: campaign %" PRIu64 " not finished after %u polls; "
+					"stopped watching\n",
+				cmd, campaign_id, CLI_WATCH_POLLS_MAX);
+			return EXIT_TRANSPORT;
+		}
+		sleep_ms(interval_ms);
+	}
+	if (cli->json) {
+		campaign_status_json(campaign_id, &st);
+		return EXIT_OK;
+	}
+	if (tty)
+		putchar('\n');
+	printf("\ncampaign %" PRIu64 " %s\n", campaign_id,
+	       st.state == HRL_CAMPAIGN_DONE ? "done" : "cancelled");
+	campaign_funnel_text(&st);
+	return EXIT_OK;
+}
+
+static int check_campaign_create(struct cli *cli, char **argv, int argc)
+{
+	return campaign_spec_from_flags(cli, &cli->spec, &cli->ul);
+}
+
+static int cmd_campaign_create(struct cli *cli, char **argv, int argc)
+{
+	uint64_t campaign_id = 0;
+
+	int rc = herald_campaign_create(cli->conn, &cli->spec, &campaign_id);
+	if (rc)
+		return fail(cli, rc, "campaign create");
+	if (cli->wait) {
+		if (!cli->json) {
+			printf("campaign_id: %" PRIu64 "\n", campaign_id);
+			fflush(stdout);
+		}
+		return campaign_watch(cli, campaign_id);
+	}
+	if (cli->json)
+		printf("{\"campaign_id\":%" PRIu64 "}\n", campaign_id);
+	else
+		printf("campaign_id: %" PRIu64 "\n", campaign_id);
+	return EXIT_OK;
+}
+
+/* The <campaign_id> of status, pause, resume and cancel. */
+static int check_campaign_id(struct cli *cli, char **argv, int argc)
+{
+	if (!parse_u64(argv[0], &cli->campaign_id))
+		return usage_error("bad campaign id '%s' (a number)", argv[0]);
+	return 0;
+}
+
+static int cmd_campaign_status(struct cli *cli, char **argv, int argc)
+{
+	struct herald_campaign_status st;
+	uint64_t campaign_id = cli->campaign_id;
+
+	if (cli->watch)
+		return campaign_watch(cli, campaign_id);
+	int rc = herald_campaign_status(cli->conn, campaign_id, &st);
+	if (rc)
+		return fail(cli, rc, "campaign status");
+	if (cli->json)
+		campaign_status_json(campaign_id, &st);
+	else
+		campaign_status_text(campaign_id, &st);
+	return EXIT_OK;
+}
+
+static int campaign_control(struct cli *cli, char **argv, uint8_t action)
+{
+	char what[64], b[16];
+	uint64_t campaign_id = cli->campaign_id;
+	uint8_t state = 0;
+
+	snprintf(what, sizeof(what), "campaign %s", herald_control_name(action));
+	int rc = herald_campaign_control(cli->conn, campaign_id, action, &state);
+	if (rc)
+		return fail(cli, rc, what);
+	if (cli->json) {
+		printf("{\"campaign_id\":%" PRIu64 ",\"state\":", campaign_id);
+		json_enum(herald_campaign_state_name(state), state);
+		puts("}");
+	} else {
+		printf("campaign %" PRIu64 ": %s\n", campaign_id,
+		       enum_text(herald_campaign_state_name(state), state, b, sizeof(b)));
+	}
+	return EXIT_OK;
+}
+
+static int cmd_campaign_pause(struct cli *cli, char **argv, int argc)
+{
+	return campaign_control(cli, argv, HRL_CONTROL_PAUSE);
+}
+
+static int cmd_campaign_resume(struct cli *cli, char **argv, int argc)
+{
+	return campaign_control(cli, argv, HRL_CONTROL_RESUME);
+}
+
+static int cmd_campaign_cancel(struct cli *cli, char **argv, int argc)
+{
+	return campaign_control(cli, argv, HRL_CONTROL_CANCEL);
+}
+
+/* A numeric flag of vendor set: NULL leaves *out at 0 (the default). */
+static bool vendor_u16(const char *text, uint16_t *out)
+{
+	return !text || parse_u16(text, out);
+}
+
+static bool vendor_u32(const char *text, uint32_t *out)
+{
+	return !text || parse_u32(text, out);
+}
+
+static int check_vendor_set(struct cli *cli, char **argv, int argc)
+{
+	static const char cmd[] = "vendor set";
+	struct herald_vendor_cfg *cfg = &cli->vendor_cfg;
+	int v;
+
+	*cfg = (struct herald_vendor_cfg){
+		.url = cli->url,
+		.app_id = cli->app_id,
+		.secret = cli->vsecret,
+		.secret2 = cli->vsecret2,
+		.package = cli->package,
+		.sign_name = cli->sign_name,
+		.template_code = cli->template_code,
+	};
+	if (!cli->target)
+		return missing_flag(cmd, "--target", TARGET_NAMES);
+	if (!cli->url)
+		return missing_flag(cmd, "--url", "http://host:port or https://host:port");
+	if ((v = herald_target_parse(cli->target)) < 0)
+		return usage_error("unknown target '%s' (" TARGET_NAMES ")", cli->target);
+	cfg->target = (uint8_t)v;
+	if (!vendor_u16(cli->batch, &cfg->batch_max))
+		return usage_error("bad --batch '%s' (addresses per call, 0 for the default)",
+				   cli->batch);
+	if (!vendor_u16(cli->connections, &cfg->connections))
+		return usage_error("bad --connections '%s' (per core, 0 for the default)",
+				   cli->connections);
+	if (!vendor_u32(cli->rate, &cfg->rate_per_s))
+		return usage_error("bad --rate '%s' (addresses per second, 0 for unlimited)",
+				   cli->rate);
+	if (!vendor_u32(cli->quota, &cfg->daily_quota))
+		return usage_error("bad --quota '%s' (addresses per day, 0 for unlimited)",
+				   cli->quota);
+	return 0;
+}
+
+static int cmd_vendor_set(struct cli *cli, char **argv, int argc)
+{
+	int rc = herald_vendor_set(cli->conn, &cli->vendor_cfg);
+	if (rc)
+		return fail(cli, rc, "vendor set");
+	print_ok(cli);
+	return EXIT_OK;
+}
+
+static int cmd_vendor_list(struct cli *cli, char **argv, int argc)
+{
+	struct herald_vendor_list *l = NULL;
+	char b[16];
+	int rc = herald_vendor_list(cli->conn, &l);
+	if (rc)
+		return fail(cli, rc, "vendor list");
+	if (cli->json) {
+		fputs("{\"vendors\":[", stdout);
+		for (unsigned i = 0; i < l->count; i++) {
+			const struct herald_vendor_info *vi = &l->vendors[i];
+			fputs(i ? ",{\"target\":" : "{\"target\":", stdout);
+			json_enum(herald_target_name(vi->target), vi->target);
+			fputs(",\"url\":", stdout);
+			json_str(vi->url);
+			printf(",\"batch_max\":%u,\"connections\":%u,\"rate_per_s\":%u,\"daily_quota\":%u}",
+			       vi->batch_max, vi->connections, vi->rate_per_s, vi->daily_quota);
+		}
+		puts("]}");
+	} else if (l->count == 0) {
+		puts("no vendors configured");
+	} else {
+		printf("%-8s  %-40s  %6s  %11s  %10s  %11s\n", "TARGET", "URL", "BATCH", "CONNECTIONS",
+		       "RATE/S", "DAILY_QUOTA");
+		for (unsigned i = 0; i < l->count; i++) {
+			const struct herald_vendor_info *vi = &l->vendors[i];
+			printf("%-8s  %-40s  %6u  %11u  %10u  %11u\n",
+			       enum_text(herald_target_name(vi->target), vi->target, b, sizeof(b)),
+			       vi->url, vi->batch_max, vi->connections, vi->rate_per_s,
+			       vi->daily_quota);
+		}
+		puts("(0: the default for batch and connections, unlimited for rate and quota)");
+	}
+	herald_vendor_list_free(l);
+	return EXIT_OK;
+}
+
 static const struct cli_cmd cli_cmds[] = {
 	{ NULL, "ping", "", "Say HELLO (and AUTH when a secret is given) and time one PING.",
-	  0, 0, false, 0, cmd_ping },
-	{ NULL, "stats", "", "Per-core counters of the engine.", 0, 0, true, 0, cmd_stats },
+	  0, 0, false, 0, cmd_ping, NULL },
+	{ NULL, "stats", "", "Per-core counters of the engine.", 0, 0, true, 0, cmd_stats, NULL },
 	{ "store", "stats", "",
 	  "Counters of the durable store: recovery, segment files, writes and compaction.\n"
 	  "For the engine: epoch (this run's number, one more at each start), what the\n"
@@ -1089,48 +1689,48 @@ static const struct cli_cmd cli_cmds[] = {
 	  "deleted and bytes reclaimed. The receipt log: receipts written since start and\n"
 	  "replayed at start-up (to rebuild the campaign counters), its segment files and\n"
 	  "bytes on disk, and the segments retention deleted. Any app or the admin may ask.",
-	  0, 0, true, 0, cmd_store_stats },
+	  0, 0, true, 0, cmd_store_stats, NULL },
 	{ "app", "create", "<app_id>",
 	  "Create an app (admin). Prints the app id and its new secret as 64 hex digits;\n"
 	  "the secret is shown only once.",
-	  1, 1, true, 0, cmd_app_create },
+	  1, 1, true, 0, cmd_app_create, NULL },
 	{ "app", "list", "", "List apps with their creation time and secret version (admin).",
-	  0, 0, true, 0, cmd_app_list },
+	  0, 0, true, 0, cmd_app_list, NULL },
 	{ "app", "rotate", "<app_id>",
 	  "Give an app a new secret (admin, or the app itself). The old one stops working.",
-	  1, 1, true, 0, cmd_app_rotate },
+	  1, 1, true, 0, cmd_app_rotate, NULL },
 	{ NULL, "bind", "<user> <channel> <address> [--vendor V --platform P]",
 	  "Bind an address to a user; prints the device id. Channels: push sms email wechat\n"
 	  "webhook. For push, --vendor (apns fcm huawei xiaomi oppo vivo honor meizu) and\n"
 	  "--platform (android ios harmony web) are required; other channels take neither.",
-	  3, 3, true, CF_VENDOR | CF_PLATFORM, cmd_bind },
+	  3, 3, true, CF_VENDOR | CF_PLATFORM, cmd_bind, NULL },
 	{ NULL, "unbind", "<user> <device_id>", "Remove a device and its aliases.", 2, 2, true,
-	  0, cmd_unbind },
+	  0, cmd_unbind, NULL },
 	{ "alias", "set", "<user> <device_id> <type> <alias>",
 	  "Set the device's alias of this type; prints the alias it replaced.", 4, 4, true,
-	  0, cmd_alias_set },
+	  0, cmd_alias_set, NULL },
 	{ "alias", "del", "<user> <device_id> <type>", "Delete the device's alias of this type.",
-	  3, 3, true, 0, cmd_alias_del },
+	  3, 3, true, 0, cmd_alias_del, NULL },
 	{ "alias", "lookup", "<type> <alias>",
 	  "List the devices (user and device id) that hold an alias.", 2, 2, true, 0,
-	  cmd_alias_lookup },
+	  cmd_alias_lookup, NULL },
 	{ "tag", "add", "<user> <tag>...", "Add tags to a user; prints how many were new.", 2, -1,
-	  true, 0, cmd_tag_add },
+	  true, 0, cmd_tag_add, NULL },
 	{ "tag", "del", "<user> <tag>...", "Remove tags from a user; prints how many it had.", 2,
-	  -1, true, 0, cmd_tag_del },
+	  -1, true, 0, cmd_tag_del, NULL },
 	{ "attr", "set", "<user> key=value...",
 	  "Set user attributes; an empty value (key=) deletes the key. tz must be an IANA\n"
 	  "zone name, locale a BCP 47 tag. Prints the user's attribute count.",
-	  2, -1, true, 0, cmd_attr_set },
+	  2, -1, true, 0, cmd_attr_set, NULL },
 	{ "user", "show", "<user>", "Show a user's devices, aliases, tags and attributes.", 1, 1,
-	  true, 0, cmd_user_show },
+	  true, 0, cmd_user_show, NULL },
 	{ "user", "history", "<user> [--limit N] [--cursor HEX] [--all]",
 	  "List a user's receipts, newest first (the order the engine recorded them).\n"
 	  "One page of --limit receipts (1 to 1000, default 100), then the cursor of the\n"
 	  "next page as 32 hex digits (all zero: nothing older); --cursor HEX continues\n"
 	  "from there. --all follows the cursors to the oldest receipt and prints them all.\n"
 	  "The user need not exist: no receipts is not an error.",
-	  1, 1, true, CF_LIMIT | CF_CURSOR | CF_ALL, cmd_user_history },
+	  1, 1, true, CF_LIMIT | CF_CURSOR | CF_ALL, cmd_user_history, NULL },
 	{ "receipt", "put",
 	  "--user U --message ID --channel C --state S [--vendor V] [--campaign ID] "
 	  "[--time MS] [--reason TEXT]",
@@ -1144,14 +1744,76 @@ static const struct cli_cmd cli_cmds[] = {
 	  0, 0, true,
 	  CF_USER | CF_MESSAGE | CF_CAMPAIGN | CF_CHANNEL | CF_VENDOR | CF_STATE | CF_TIME |
 		  CF_REASON,
-	  cmd_receipt_put },
+	  cmd_receipt_put, NULL },
 	{ "campaign", "counters", "<campaign_id>",
 	  "Count a campaign's receipts per channel and state, with a funnel per channel.\n"
 	  "The funnel: queued > sent > delivered > displayed > clicked, each in percent of\n"
 	  "queued, then failed and recalled. A recipient that went through several states\n"
 	  "counts once in each. The counts are this app's; campaign 0 counts the messages\n"
 	  "sent outside any campaign.",
-	  1, 1, true, 0, cmd_campaign_counters },
+	  1, 1, true, 0, cmd_campaign_counters, NULL },
+	{ "campaign", "create",
+	  "--audience user|list|tag|all [--user U] [--users a,b,c | --users-file F] "
+	  "[--tag-expr EXPR] --channel push[,sms,...] [--title T] --body B [--category C] "
+	  "[--lane bulk|transactional] [--wait]",
+	  "Start a campaign: send a message to an audience on one to four channels; prints\n"
+	  "its id. Audiences: user (--user U), list (--users a,b,c, or --users-file F with\n"
+	  "one user id a line, '-' for standard input; 1 to 1000 users), tag (--tag-expr, for\n"
+	  "example 'vip AND (cn OR hk) AND NOT churned'; NOT binds tighter than AND, AND\n"
+	  "than OR), all (every user of the app). --channel: push sms email wechat webhook,\n"
+	  "comma-separated. --title and --body are templates: {{name}} is the user's\n"
+	  "attribute name, {{name|default}} falls back to default, {{user_id}} the user id,\n"
+	  "{{{{ a literal {{. --category: the vendors' message class. --lane: bulk (default)\n"
+	  "or transactional. The campaign is durable when its id is printed and starts at\n"
+	  "once. --wait: then watch it as 'campaign status --watch' does.",
+	  0, 0, true,
+	  CF_AUDIENCE | CF_USER | CF_USERS | CF_USERS_FILE | CF_TAG_EXPR | CF_CHANNEL | CF_TITLE |
+		  CF_BODY | CF_CATEGORY | CF_LANE | CF_WAIT,
+	  cmd_campaign_create, check_campaign_create },
+	{ "campaign", "status", "<campaign_id> [--watch]",
+	  "Show where a campaign stands: its state (running, paused, cancelled, done), how\n"
+	  "far the enumeration of users got, and its funnel: recipients (users that matched),\n"
+	  "addresses queued, sent (a vendor accepted them), failed, invalid (the vendor said\n"
+	  "so; unbound, never tried again), users with no address on the campaign's channels,\n"
+	  "vendor calls and the time from create to the first call. --watch: poll until the\n"
+	  "campaign is done or cancelled, redrawing a progress line on a terminal (a line a\n"
+	  "second otherwise), then print the funnel; with --json, only the final status.",
+	  1, 1, true, CF_WATCH, cmd_campaign_status, check_campaign_id },
+	{ "campaign", "pause", "<campaign_id>",
+	  "Pause a campaign: no more users are enumerated and no new vendor calls start\n"
+	  "(calls in flight finish). Prints the new state.",
+	  1, 1, true, 0, cmd_campaign_pause, check_campaign_id },
+	{ "campaign", "resume", "<campaign_id>",
+	  "Resume a paused campaign where it stopped. Prints the new state.", 1, 1, true, 0,
+	  cmd_campaign_resume, check_campaign_id },
+	{ "campaign", "cancel", "<campaign_id>",
+	  "Cancel a campaign for good: nothing new is sent, queued batches are dropped and\n"
+	  "counted failed (reason \"cancelled\"). Prints the new state.",
+	  1, 1, true, 0, cmd_campaign_cancel, check_campaign_id },
+	{ "vendor", "set",
+	  "--target huawei|xiaomi|oppo|vivo|sms|webhook --url URL [--app-id ID] "
+	  "[--vendor-secret S] [--vendor-secret2 S] [--package P] [--sign-name N] "
+	  "[--template-code C] [--batch N] [--connections N] [--rate N] [--quota N]",
+	  "Configure where and as whom this app's messages go for one target; replaces the\n"
+	  "target's earlier setting. Push devices go to the target of their vendor, the sms\n"
+	  "channel to sms, the webhook channel to webhook. --url: http://host:port or\n"
+	  "https://host:port (for webhook, the path is where to POST). --app-id: Huawei\n"
+	  "appid, vivo appId. --vendor-secret: the access token, app secret, auth token or\n"
+	  "AccessKeyId (docs/VENDORS.md); --vendor-secret2: the SMS AccessKey secret.\n"
+	  "(They are not --secret, which is this app's own secret for logging in.)\n"
+	  "--package: Xiaomi restricted_package_name. --sign-name, --template-code: SMS\n"
+	  "SignName and TemplateCode. --batch: addresses per call (default and at most\n"
+	  "1000). --connections: per engine core (default 4, at most 64). --rate:\n"
+	  "addresses per second across all cores; --quota: addresses per day (0, the\n"
+	  "default: unlimited). Secrets are stored by the engine and never shown again.",
+	  0, 0, true,
+	  CF_TARGET | CF_URL | CF_APP_ID | CF_VSECRET | CF_VSECRET2 | CF_PACKAGE | CF_SIGN_NAME |
+		  CF_TEMPLATE_CODE | CF_BATCH | CF_CONNECTIONS | CF_RATE | CF_QUOTA,
+	  cmd_vendor_set, check_vendor_set },
+	{ "vendor", "list", "",
+	  "List this app's vendor settings: target, url, batch, connections, rate and quota\n"
+	  "(never the secrets).",
+	  0, 0, true, 0, cmd_vendor_list, NULL },
 };
 #define CLI_CMD_COUNT (sizeof(cli_cmds) / sizeof(cli_cmds[0]))
 
@@ -1252,7 +1914,7 @@ static const struct cli_cmd *find_cmd(const char *w0, const char *w1)
 struct cli_flag {
 	const char *name;
 	size_t offset; /* of its const char * in struct cli */
-	unsigned bit;  /* enum cli_flag_bit, 0 for global flags */
+	uint64_t bit;  /* CF_*, 0 for global flags */
 };
 
 static const struct cli_flag cli_flags[] = {
@@ -1272,6 +1934,26 @@ static const struct cli_flag cli_flags[] = {
 	{ "--reason", offsetof(struct cli, reason), CF_REASON },
 	{ "--limit", offsetof(struct cli, limit), CF_LIMIT },
 	{ "--cursor", offsetof(struct cli, cursor), CF_CURSOR },
+	{ "--audience", offsetof(struct cli, audience), CF_AUDIENCE },
+	{ "--users", offsetof(struct cli, users), CF_USERS },
+	{ "--users-file", offsetof(struct cli, users_file), CF_USERS_FILE },
+	{ "--tag-expr", offsetof(struct cli, tag_expr), CF_TAG_EXPR },
+	{ "--title", offsetof(struct cli, title), CF_TITLE },
+	{ "--body", offsetof(struct cli, body), CF_BODY },
+	{ "--category", offsetof(struct cli, category), CF_CATEGORY },
+	{ "--lane", offsetof(struct cli, lane), CF_LANE },
+	{ "--target", offsetof(struct cli, target), CF_TARGET },
+	{ "--url", offsetof(struct cli, url), CF_URL },
+	{ "--app-id", offsetof(struct cli, app_id), CF_APP_ID },
+	{ "--vendor-secret", offsetof(struct cli, vsecret), CF_VSECRET },
+	{ "--vendor-secret2", offsetof(struct cli, vsecret2), CF_VSECRET2 },
+	{ "--package", offsetof(struct cli, package), CF_PACKAGE },
+	{ "--sign-name", offsetof(struct cli, sign_name), CF_SIGN_NAME },
+	{ "--template-code", offsetof(struct cli, template_code), CF_TEMPLATE_CODE },
+	{ "--batch", offsetof(struct cli, batch), CF_BATCH },
+	{ "--connections", offsetof(struct cli, connections), CF_CONNECTIONS },
+	{ "--rate", offsetof(struct cli, rate), CF_RATE },
+	{ "--quota", offsetof(struct cli, quota), CF_QUOTA },
 };
 #define CLI_FLAG_COUNT (sizeof(cli_flags) / sizeof(cli_flags[0]))
 
@@ -1284,10 +1966,10 @@ static const struct cli_flag *find_flag(const char *name)
 }
 
 /* Remember that a command flag was given, under the name used. */
-static void flag_seen(struct cli *cli, unsigned bit, const char *name)
+static void flag_seen(struct cli *cli, uint64_t bit, const char *name)
 {
 	cli->flags_seen |= bit;
-	cli->flag_names[__builtin_ctz(bit)] = name;
+	cli->flag_names[__builtin_ctzll(bit)] = name;
 }
 
 static int parse_timeout(const char *text, int *timeout_ms)
@@ -1329,6 +2011,16 @@ static int parse_args(struct cli *cli, int argc, char **argv, char **words)
 		if (strcmp(a, "--all") == 0) {
 			cli->all = true;
 			flag_seen(cli, CF_ALL, "--all");
+			continue;
+		}
+		if (strcmp(a, "--wait") == 0) {
+			cli->wait = true;
+			flag_seen(cli, CF_WAIT, "--wait");
+			continue;
+		}
+		if (strcmp(a, "--watch") == 0) {
+			cli->watch = true;
+			flag_seen(cli, CF_WATCH, "--watch");
 			continue;
 		}
 		char name[32];
@@ -1497,15 +2189,17 @@ int main(int argc, char **argv)
 		status = EXIT_USAGE;
 		goto out_free_words;
 	}
-	unsigned stray = cli.flags_seen & ~cmd->flags;
+	uint64_t stray = cli.flags_seen & ~cmd->flags;
 	if (stray) {
 		char words_text[64];
 		cmd_words(cmd, words_text, sizeof(words_text));
 		fprintf(stderr, "herald: flag %s does not apply to '%s'\n(try 'herald %s --help')\n",
-			cli.flag_names[__builtin_ctz(stray)], words_text, words_text);
+			cli.flag_names[__builtin_ctzll(stray)], words_text, words_text);
 		status = EXIT_USAGE;
 		goto out_free_words;
 	}
+	if (cmd->check && (status = cmd->check(&cli, words + skip, nargs)))
+		goto out_close;
 	defaults_from_env(&cli);
 	status = open_session(&cli, cmd->auth);
 	if (status)
@@ -1514,6 +2208,7 @@ int main(int argc, char **argv)
 
 out_close:
 	herald_close(cli.conn);
+	user_list_free(&cli.ul);
 out_free_words:
 	free(words);
 	return status;

@@ -562,11 +562,13 @@ struct res_str {
 union res_any {
 	struct res_hello hello;
 	uint8_t role;
+	uint8_t u8;
 	struct res_secret secret;
 	struct res_bind bind;
 	struct res_str str;
 	uint16_t count;
 	uint64_t u64;
+	struct herald_campaign_status campaign_status;
 	void *root;
 };
 
@@ -937,6 +939,111 @@ static void dec_campaign_counters(struct net_rd *r, void *out, struct arena *a)
 	*(void **)out = cc;
 }
 
+static void dec_campaign_create(struct net_rd *r, void *out, struct arena *a)
+{
+	uint64_t id = net_rd_u64(r);
+	if (id == 0)
+		rd_fail(r); /* 5.10: a campaign id is never 0 */
+	*(uint64_t *)out = id;
+}
+
+static bool campaign_state_ok(uint8_t state)
+{
+	return state >= HRL_CAMPAIGN_RUNNING && state < HRL_CAMPAIGN_STATE_COUNT;
+}
+
+bool herald_campaign_finished(uint8_t state)
+{
+	return state == HRL_CAMPAIGN_CANCELLED || state == HRL_CAMPAIGN_DONE;
+}
+
+/*
+ * CAMPAIGN_STATUS answer (PROTOCOL.md 5.10), 100 bytes: u8 state, u8
+ * audience, u8 lane, u8 reserved, u64 created_unix_ms, then ten u64
+ * counters (users_scanned, recipients, queued, sent, failed, invalid,
+ * no_address, resent, vendor_calls, first_call_us), u32 progress_ppm,
+ * u32 inflight.
+ */
+#define CAMPAIGN_STATUS_BYTES (4u * 1u + 11u * 8u + 2u * 4u)
+#define CAMPAIGN_PROGRESS_PPM_MAX 1000000u
+_Static_assert(CAMPAIGN_STATUS_BYTES == 100, "CAMPAIGN_STATUS layout of PROTOCOL.md 5.10");
+
+static void dec_campaign_status(struct net_rd *r, void *out, struct arena *a)
+{
+	struct herald_campaign_status *st = out;
+	st->state = net_rd_u8(r);
+	st->audience = net_rd_u8(r);
+	st->lane = net_rd_u8(r);
+	(void)net_rd_u8(r); /* reserved */
+	st->created_unix_ms = net_rd_u64(r);
+	st->users_scanned = net_rd_u64(r);
+	st->recipients = net_rd_u64(r);
+	st->queued = net_rd_u64(r);
+	st->sent = net_rd_u64(r);
+	st->failed = net_rd_u64(r);
+	st->invalid = net_rd_u64(r);
+	st->no_address = net_rd_u64(r);
+	st->resent = net_rd_u64(r);
+	st->vendor_calls = net_rd_u64(r);
+	st->first_call_us = net_rd_u64(r);
+	st->progress_ppm = net_rd_u32(r);
+	st->inflight = net_rd_u32(r);
+	if (!campaign_state_ok(st->state) || st->audience < HRL_AUD_USER ||
+	    st->audience >= HRL_AUD_COUNT || st->lane >= HRL_LANE_COUNT ||
+	    st->progress_ppm > CAMPAIGN_PROGRESS_PPM_MAX)
+		rd_fail(r);
+}
+
+static void dec_campaign_control(struct net_rd *r, void *out, struct arena *a)
+{
+	uint8_t state = net_rd_u8(r);
+	if (!campaign_state_ok(state))
+		rd_fail(r);
+	*(uint8_t *)out = state;
+}
+
+/*
+ * VENDOR_LIST answer (PROTOCOL.md 5.11): u8 count, then count x { u8
+ * target, str url, u16 batch_max, u16 connections, u32 rate_per_s, u32
+ * daily_quota }, at most one entry per target.
+ */
+#define VENDOR_ENTRY_BYTES_MIN (1u + 2u + 2u + 2u + 4u + 4u)
+
+static void dec_vendor_list(struct net_rd *r, void *out, struct arena *a)
+{
+	struct herald_vendor_list *l = arena_take(a, sizeof(*l), _Alignof(struct herald_vendor_list));
+	struct herald_vendor_list v = { .count = net_rd_u8(r) };
+	unsigned seen = 0; /* bit per target */
+
+	if (v.count >= HRL_TARGET_COUNT ||
+	    (uint64_t)v.count * VENDOR_ENTRY_BYTES_MIN > r->len - r->off) {
+		rd_fail(r);
+		v.count = 0;
+	}
+	v.vendors = arena_take(a, v.count * sizeof(*v.vendors), _Alignof(struct herald_vendor_info));
+	for (unsigned i = 0; i < v.count && !r->bad; i++) {
+		struct herald_vendor_info vi;
+		const char *url;
+		vi.target = net_rd_u8(r);
+		size_t url_len = net_rd_str(r, &url);
+		vi.url = arena_copy_str(a, url, url_len);
+		vi.batch_max = net_rd_u16(r);
+		vi.connections = net_rd_u16(r);
+		vi.rate_per_s = net_rd_u32(r);
+		vi.daily_quota = net_rd_u32(r);
+		if (vi.target < HRL_TARGET_HUAWEI || vi.target >= HRL_TARGET_COUNT ||
+		    (seen & 1u << vi.target) || url_len > HRL_VENDOR_STR_BYTES_MAX)
+			rd_fail(r);
+		else
+			seen |= 1u << vi.target;
+		if (v.vendors)
+			v.vendors[i] = vi;
+	}
+	if (l)
+		*l = v;
+	*(void **)out = l;
+}
+
 /*
  * How to read the answer of each opcode. variable: the result is a block
  * allocated by a second pass. NULL decode: not a v1 opcode.
@@ -967,6 +1074,11 @@ static const struct answer_codec answer_codecs[HRL_OP_TABLE_SIZE] = {
 	[HRL_OP_RECEIPT_PUT] = { dec_receipt_put, false },
 	[HRL_OP_HISTORY] = { dec_history, true },
 	[HRL_OP_CAMPAIGN_COUNTERS] = { dec_campaign_counters, true },
+	[HRL_OP_CAMPAIGN_CREATE] = { dec_campaign_create, false },
+	[HRL_OP_CAMPAIGN_STATUS] = { dec_campaign_status, false },
+	[HRL_OP_CAMPAIGN_CONTROL] = { dec_campaign_control, false },
+	[HRL_OP_VENDOR_SET] = { dec_empty, false },
+	[HRL_OP_VENDOR_LIST] = { dec_vendor_list, true },
 };
 _Static_assert(sizeof(answer_codecs) / sizeof(answer_codecs[0]) == HRL_OP_TABLE_SIZE,
 	       "one codec slot per opcode");
@@ -1777,4 +1889,185 @@ int herald_campaign_counters(struct herald_conn *c, uint64_t campaign_id,
 void herald_campaign_counters_free(struct herald_campaign_counters *cc)
 {
 	free(cc);
+}
+
+/* ---- campaigns and vendors ------------------------------------------------------ */
+
+static const char *or_empty(const char *s)
+{
+	return s ? s : "";
+}
+
+int herald_submit_campaign_create(struct herald_conn *c, const struct herald_campaign_spec *spec,
+				  uint64_t *request_id)
+{
+	/* The audiences whose data struct herald_campaign_spec carries. */
+	if (spec->audience < HRL_AUD_USER || spec->audience > HRL_AUD_ALL ||
+	    spec->channel_count > HRL_CAMPAIGN_CHANNELS_MAX || !spec->body)
+		return -EINVAL;
+	if (spec->audience == HRL_AUD_USER && !spec->user_id)
+		return -EINVAL;
+	if (spec->audience == HRL_AUD_TAG && !spec->tag_expr)
+		return -EINVAL;
+	if (spec->audience == HRL_AUD_LIST) {
+		if (spec->user_count > UINT16_MAX || (spec->user_count && !spec->user_ids))
+			return -EINVAL;
+		for (size_t i = 0; i < spec->user_count; i++)
+			if (!spec->user_ids[i])
+				return -EINVAL;
+	}
+	int rc = herald_req_begin(c, HRL_OP_CAMPAIGN_CREATE);
+	if (rc)
+		return rc;
+	herald_req_u8(c, spec->audience);
+	herald_req_u8(c, spec->lane);
+	herald_req_u8(c, spec->channel_count);
+	for (unsigned i = 0; i < spec->channel_count; i++)
+		herald_req_u8(c, spec->channels[i]);
+	herald_req_str(c, or_empty(spec->title));
+	herald_req_str(c, spec->body);
+	herald_req_str(c, or_empty(spec->category));
+	switch (spec->audience) {
+	case HRL_AUD_USER:
+		herald_req_str(c, spec->user_id);
+		break;
+	case HRL_AUD_LIST:
+		herald_req_u16(c, (uint16_t)spec->user_count);
+		for (size_t i = 0; i < spec->user_count; i++)
+			herald_req_str(c, spec->user_ids[i]);
+		break;
+	case HRL_AUD_TAG:
+		herald_req_str(c, spec->tag_expr);
+		break;
+	default: /* HRL_AUD_ALL: nothing follows */
+		break;
+	}
+	return herald_req_end(c, request_id);
+}
+
+int herald_decode_campaign_create(const struct herald_reply *r, uint64_t *campaign_id)
+{
+	union res_any res;
+	int rc = reply_decode(r, HRL_OP_CAMPAIGN_CREATE, &res);
+	if (!rc && campaign_id)
+		*campaign_id = res.u64;
+	return rc;
+}
+
+int herald_campaign_create(struct herald_conn *c, const struct herald_campaign_spec *spec,
+			   uint64_t *campaign_id)
+{
+	CALL(c, herald_submit_campaign_create(c, spec, &id));
+	return herald_decode_campaign_create(&reply, campaign_id);
+}
+
+int herald_submit_campaign_status(struct herald_conn *c, uint64_t campaign_id,
+				  uint64_t *request_id)
+{
+	int rc = herald_req_begin(c, HRL_OP_CAMPAIGN_STATUS);
+	if (rc)
+		return rc;
+	herald_req_u64(c, campaign_id);
+	return herald_req_end(c, request_id);
+}
+
+int herald_decode_campaign_status(const struct herald_reply *r, struct herald_campaign_status *st)
+{
+	union res_any res;
+	int rc = reply_decode(r, HRL_OP_CAMPAIGN_STATUS, &res);
+	if (!rc && st)
+		*st = res.campaign_status;
+	return rc;
+}
+
+int herald_campaign_status(struct herald_conn *c, uint64_t campaign_id,
+			   struct herald_campaign_status *st)
+{
+	CALL(c, herald_submit_campaign_status(c, campaign_id, &id));
+	return herald_decode_campaign_status(&reply, st);
+}
+
+int herald_submit_campaign_control(struct herald_conn *c, uint64_t campaign_id, uint8_t action,
+				   uint64_t *request_id)
+{
+	int rc = herald_req_begin(c, HRL_OP_CAMPAIGN_CONTROL);
+	if (rc)
+		return rc;
+	herald_req_u64(c, campaign_id);
+	herald_req_u8(c, action);
+	return herald_req_end(c, request_id);
+}
+
+int herald_decode_campaign_control(const struct herald_reply *r, uint8_t *state)
+{
+	union res_any res;
+	int rc = reply_decode(r, HRL_OP_CAMPAIGN_CONTROL, &res);
+	if (!rc && state)
+		*state = res.u8;
+	return rc;
+}
+
+int herald_campaign_control(struct herald_conn *c, uint64_t campaign_id, uint8_t action,
+			    uint8_t *state)
+{
+	CALL(c, herald_submit_campaign_control(c, campaign_id, action, &id));
+	return herald_decode_campaign_control(&reply, state);
+}
+
+int herald_submit_vendor_set(struct herald_conn *c, const struct herald_vendor_cfg *cfg,
+			     uint64_t *request_id)
+{
+	int rc = herald_req_begin(c, HRL_OP_VENDOR_SET);
+	if (rc)
+		return rc;
+	herald_req_u8(c, cfg->target);
+	herald_req_str(c, or_empty(cfg->url));
+	herald_req_str(c, or_empty(cfg->app_id));
+	herald_req_str(c, or_empty(cfg->secret));
+	herald_req_str(c, or_empty(cfg->secret2));
+	herald_req_str(c, or_empty(cfg->package));
+	herald_req_str(c, or_empty(cfg->sign_name));
+	herald_req_str(c, or_empty(cfg->template_code));
+	herald_req_u16(c, cfg->batch_max);
+	herald_req_u16(c, cfg->connections);
+	herald_req_u32(c, cfg->rate_per_s);
+	herald_req_u32(c, cfg->daily_quota);
+	return herald_req_end(c, request_id);
+}
+
+int herald_decode_vendor_set(const struct herald_reply *r)
+{
+	union res_any res;
+	return reply_decode(r, HRL_OP_VENDOR_SET, &res);
+}
+
+int herald_vendor_set(struct herald_conn *c, const struct herald_vendor_cfg *cfg)
+{
+	CALL(c, herald_submit_vendor_set(c, cfg, &id));
+	return herald_decode_vendor_set(&reply);
+}
+
+int herald_submit_vendor_list(struct herald_conn *c, uint64_t *request_id)
+{
+	return herald_submit(c, HRL_OP_VENDOR_LIST, NULL, 0, request_id);
+}
+
+int herald_decode_vendor_list(const struct herald_reply *r, struct herald_vendor_list **out)
+{
+	void *root = NULL;
+	int rc = reply_decode(r, HRL_OP_VENDOR_LIST, &root);
+	if (!rc)
+		*out = root;
+	return rc;
+}
+
+int herald_vendor_list(struct herald_conn *c, struct herald_vendor_list **out)
+{
+	CALL(c, herald_submit_vendor_list(c, &id));
+	return herald_decode_vendor_list(&reply, out);
+}
+
+void herald_vendor_list_free(struct herald_vendor_list *l)
+{
+	free(l);
 }

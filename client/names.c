@@ -1,7 +1,9 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
  * names.c - names of the protocol's enumerations (PROTOCOL.md 5.1: channels,
- * vendors, platforms, receipt states; the compaction states of 5.4) and of
+ * vendors, platforms, receipt states; the device states of 5.3, the
+ * compaction states of 5.4; audiences, lanes, campaign states, control
+ * actions and vendor targets of 5.10 and 5.11) and of
  * libherald's return values, as tables
  * indexed by value. Error names (section 6, E_BAD_MAGIC = 1 .. E_STORE = 20)
  * come from net/wire.c's table, shared with the engine. Static data only;
@@ -65,6 +67,52 @@ _Static_assert(HERALD_COMPACTION_WAIT_DELETE + 1 == HERALD_COMPACTION_COUNT,
 _Static_assert(HRL_E_STORE == 20 && HRL_E_COUNT == HRL_E_STORE + 1,
 	       "E_STORE is code 20, the last of protocol v1 (PROTOCOL.md section 6)");
 
+static const char *const device_state_names[HRL_DEVICE_STATE_COUNT] = {
+	[HRL_DEVICE_ACTIVE] = "active",
+	[HRL_DEVICE_INVALID] = "invalid",
+};
+_Static_assert(HRL_DEVICE_INVALID + 1 == HRL_DEVICE_STATE_COUNT, "one name per device state");
+
+static const char *const audience_names[HRL_AUD_COUNT] = {
+	[HRL_AUD_USER] = "user",
+	[HRL_AUD_LIST] = "list",
+	[HRL_AUD_TAG] = "tag",
+	[HRL_AUD_ALL] = "all",
+	[HRL_AUD_UPLOAD] = "upload",
+};
+_Static_assert(HRL_AUD_UPLOAD + 1 == HRL_AUD_COUNT, "one name per audience");
+
+static const char *const lane_names[HRL_LANE_COUNT] = {
+	[HRL_LANE_BULK] = "bulk",
+	[HRL_LANE_TRANSACTIONAL] = "transactional",
+};
+_Static_assert(HRL_LANE_TRANSACTIONAL + 1 == HRL_LANE_COUNT, "one name per lane");
+
+static const char *const campaign_state_names[HRL_CAMPAIGN_STATE_COUNT] = {
+	[HRL_CAMPAIGN_RUNNING] = "running",
+	[HRL_CAMPAIGN_PAUSED] = "paused",
+	[HRL_CAMPAIGN_CANCELLED] = "cancelled",
+	[HRL_CAMPAIGN_DONE] = "done",
+};
+_Static_assert(HRL_CAMPAIGN_DONE + 1 == HRL_CAMPAIGN_STATE_COUNT, "one name per campaign state");
+
+static const char *const control_names[HRL_CONTROL_COUNT] = {
+	[HRL_CONTROL_PAUSE] = "pause",
+	[HRL_CONTROL_RESUME] = "resume",
+	[HRL_CONTROL_CANCEL] = "cancel",
+};
+_Static_assert(HRL_CONTROL_CANCEL + 1 == HRL_CONTROL_COUNT, "one name per control action");
+
+static const char *const target_names[HRL_TARGET_COUNT] = {
+	[HRL_TARGET_HUAWEI] = "huawei",
+	[HRL_TARGET_XIAOMI] = "xiaomi",
+	[HRL_TARGET_OPPO] = "oppo",
+	[HRL_TARGET_VIVO] = "vivo",
+	[HRL_TARGET_SMS] = "sms",
+	[HRL_TARGET_WEBHOOK] = "webhook",
+};
+_Static_assert(HRL_TARGET_WEBHOOK + 1 == HRL_TARGET_COUNT, "one name per vendor target");
+
 static const char *name_of(const char *const *table, unsigned count, unsigned v)
 {
 	return v < count ? table[v] : NULL;
@@ -121,6 +169,56 @@ int herald_vendor_parse(const char *name)
 int herald_platform_parse(const char *name)
 {
 	return parse_name(platform_names, HRL_PLATFORM_COUNT, name);
+}
+
+const char *herald_device_state_name(unsigned v)
+{
+	return name_of(device_state_names, HRL_DEVICE_STATE_COUNT, v);
+}
+
+const char *herald_audience_name(unsigned v)
+{
+	return name_of(audience_names, HRL_AUD_COUNT, v);
+}
+
+int herald_audience_parse(const char *name)
+{
+	return parse_name(audience_names, HRL_AUD_COUNT, name);
+}
+
+const char *herald_lane_name(unsigned v)
+{
+	return name_of(lane_names, HRL_LANE_COUNT, v);
+}
+
+int herald_lane_parse(const char *name)
+{
+	return parse_name(lane_names, HRL_LANE_COUNT, name);
+}
+
+const char *herald_campaign_state_name(unsigned v)
+{
+	return name_of(campaign_state_names, HRL_CAMPAIGN_STATE_COUNT, v);
+}
+
+const char *herald_control_name(unsigned v)
+{
+	return name_of(control_names, HRL_CONTROL_COUNT, v);
+}
+
+int herald_control_parse(const char *name)
+{
+	return parse_name(control_names, HRL_CONTROL_COUNT, name);
+}
+
+const char *herald_target_name(unsigned v)
+{
+	return name_of(target_names, HRL_TARGET_COUNT, v);
+}
+
+int herald_target_parse(const char *name)
+{
+	return parse_name(target_names, HRL_TARGET_COUNT, name);
 }
 
 const char *herald_err_name(int code)

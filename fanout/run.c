@@ -959,7 +959,7 @@ static bool record(struct fan_core *fc, struct fan_batch *b)
 			why = reason;
 		}
 		rc_.reason = why;
-		rc_.reason_len = (uint8_t)(strlen(why) > 255 ? 255 : strlen(why));
+		rc_.reason_len = (uint8_t)(strlen(why) > HRL_REASON_BYTES_MAX ? HRL_REASON_BYTES_MAX : strlen(why));
 		uint64_t lsn = 0;
 		int rc = fc->env.receipt(fc->env.ctx, &rc_, &lsn);
 		if (rc == -ENOBUFS)
@@ -1051,6 +1051,8 @@ static void advance(struct fan_core *fc, struct fan_run *r)
 		r->local_done = true;
 		r->progress_dirty = true;
 		r->progress_ms = 0; /* log it now */
+		if (fc->env.done)
+			fc->env.done(fc->env.ctx, r);
 	}
 	if (r->progress_dirty && fc->now_ms >= r->progress_ms + FAN_PROGRESS_MS) {
 		r->progress_version++;

@@ -172,6 +172,7 @@ struct fan_run {
 	const char *cur_rows;  /* its text (env->read_rows' buffer) */
 	size_t cur_len;
 	size_t cur_off;        /* byte offset of row next */
+	uint64_t cores_done;   /* core 0: bit c set once core c reported the campaign done there */
 	uint64_t def_loc;      /* core 0: its latest STO_REC_CAMPAIGN (the store's business) */
 	uint64_t progress_loc; /* its latest STO_REC_PROGRESS on this core */
 };
@@ -217,6 +218,8 @@ struct fan_env {
 	/* unbind the device (an invalid token): 0, -ENOBUFS (again later), other: gave up */
 	int (*invalid)(void *ctx, uint16_t app, uint64_t hash, const char *uid, size_t uid_len, uint32_t device_id,
 		       const char *token);
+	/* the run has just become done on this core (local_done); may be NULL */
+	void (*done)(void *ctx, const struct fan_run *r);
 	/* log the run's progress: 0 or -ENOBUFS */
 	int (*progress)(void *ctx, const struct fan_run *r);
 	/* the rows of an upload record: *text valid until the next call; 0 or -EIO */

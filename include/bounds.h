@@ -42,6 +42,20 @@
 #define HRL_CURSOR_BYTES              16u
 #define HRL_EVENT_FUTURE_MS_MAX       (24ull * 3600 * 1000) /* receipt times ahead of the clock */
 
+/* ---- campaigns and vendors (PROTOCOL.md 5.10, 5.11) ------------------- */
+#define HRL_CAMPAIGN_CHANNELS_MAX     4u              /* channels of one campaign */
+#define HRL_CAMPAIGN_USERS_MAX        1000u           /* user ids of a list audience */
+#define HRL_CAMPAIGN_BODY_BYTES_MAX   4096u           /* body template text */
+#define HRL_CAMPAIGN_TITLE_BYTES_MAX  HRL_CAMPAIGN_BODY_BYTES_MAX /* title template text */
+#define HRL_CAMPAIGN_CATEGORY_BYTES_MAX 64u
+#define HRL_TAG_EXPR_BYTES_MAX        4096u
+#define HRL_CAMPAIGNS_ACTIVE_MAX      4096u           /* campaigns not finished, per data directory */
+#define HRL_VENDOR_STR_BYTES_MAX      255u            /* each string of VENDOR_SET */
+#define HRL_VENDOR_BATCH_MAX          1000u           /* addresses per vendor call */
+#define HRL_VENDOR_BATCH_DEFAULT      1000u
+#define HRL_VENDOR_CONNS_MAX          64u             /* connections per core and target */
+#define HRL_VENDOR_CONNS_DEFAULT      4u
+
 /* ---- partitions and cores --------------------------------------------- */
 #define HRL_PARTITIONS_DEFAULT        1024u
 #define HRL_PARTITIONS_MAX            65536u
@@ -85,6 +99,12 @@ _Static_assert(HRL_USER_ID_BYTES_MAX <= HRL_STR_BYTES_MAX, "user id fits a str")
 _Static_assert(HRL_ADDRESS_BYTES_MAX <= HRL_STR_BYTES_MAX, "address fits a str");
 _Static_assert(HRL_ATTR_VALUE_BYTES_MAX <= HRL_STR_BYTES_MAX, "attr value fits a str");
 _Static_assert(HRL_CONN_OUT_BYTES_MAX >= 2 * HRL_FRAME_BODY_BYTES_MAX, "one full answer always fits");
+_Static_assert(HRL_CAMPAIGN_BODY_BYTES_MAX <= HRL_STR_BYTES_MAX, "campaign body fits a str");
+_Static_assert(HRL_TAG_EXPR_BYTES_MAX <= HRL_STR_BYTES_MAX, "tag expression fits a str");
+_Static_assert(HRL_CAMPAIGN_USERS_MAX * (2 + HRL_USER_ID_BYTES_MAX) < HRL_FRAME_BODY_BYTES_MAX,
+	       "a full list audience fits one frame");
+_Static_assert(HRL_VENDOR_BATCH_DEFAULT <= HRL_VENDOR_BATCH_MAX, "default batch within max");
+_Static_assert(HRL_VENDOR_CONNS_DEFAULT <= HRL_VENDOR_CONNS_MAX, "default connections within max");
 _Static_assert(HRL_PARTITIONS_DEFAULT <= HRL_PARTITIONS_MAX, "default partitions within max");
 _Static_assert(HRL_CORES_MAX <= HRL_PARTITIONS_DEFAULT, "every core can own a partition");
 

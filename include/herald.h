@@ -257,6 +257,25 @@ const char *herald_compaction_name(unsigned v);
  * "displayed", "clicked", "failed", "recalled"); value 0 has no name. */
 const char *herald_state_name(unsigned v);
 int herald_state_parse(const char *name);
+/*
+ * Campaign and vendor enumerations (PROTOCOL.md 5.10, 5.11), same rules:
+ * audiences of enum hrl_audience ("user", "list", "tag", "all", "upload"), lanes of
+ * enum hrl_lane ("bulk", "transactional"), campaign states of enum
+ * hrl_campaign_state ("running", "paused", "cancelled", "done"), control
+ * actions of enum hrl_control ("pause", "resume", "cancel"), vendor targets
+ * of enum hrl_target ("huawei", "xiaomi", "oppo", "vivo", "sms", "webhook")
+ * and device states of enum hrl_device_state ("active", "invalid").
+ */
+const char *herald_audience_name(unsigned v);
+int herald_audience_parse(const char *name);
+const char *herald_lane_name(unsigned v);
+int herald_lane_parse(const char *name);
+const char *herald_campaign_state_name(unsigned v);
+const char *herald_control_name(unsigned v);
+int herald_control_parse(const char *name);
+const char *herald_target_name(unsigned v);
+int herald_target_parse(const char *name);
+const char *herald_device_state_name(unsigned v);
 
 /* ---- operations ------------------------------------------------------------
  *
@@ -460,7 +479,7 @@ struct herald_device {
 	uint8_t channel;  /* enum hrl_channel */
 	uint8_t vendor;   /* enum hrl_vendor */
 	uint8_t platform; /* enum hrl_platform */
-	uint8_t state;    /* 0 = active */
+	uint8_t state;    /* enum hrl_device_state: active, or invalid (never tried again) */
 	uint64_t bound_unix_ms;
 	const char *address;
 	uint8_t alias_count;
@@ -559,6 +578,138 @@ int herald_decode_campaign_counters(const struct herald_reply *r,
 int herald_campaign_counters(struct herald_conn *c, uint64_t campaign_id,
 			     struct herald_campaign_counters **out);
 void herald_campaign_counters_free(struct herald_campaign_counters *cc);
+
+/* ---- campaigns and vendors (PROTOCOL.md 5.8 - 5.11) --------------------------- */
+
+/*
+ * CAMPAIGN_CREATE (app): what to send, to whom, on which channels. title,
+ * body and category are sent as given (NULL: ""); title and body are
+ * templates (5.9), category the vendors' message class. Audience data:
+ * user_id for HRL_AUD_USER, user_ids[0 .. user_count) for HRL_AUD_LIST,
+ * tag_expr (5.8) for HRL_AUD_TAG, nothing for HRL_AUD_ALL; the fields of
+ * the other audiences are ignored. The library refuses with -EINVAL only
+ * what it cannot encode: an audience other than user, list, tag or all, a
+ * channel_count over HRL_CAMPAIGN_CHANNELS_MAX, a user_count over 65535,
+ * a NULL body or a NULL audience string. Everything else (no channel, a
+ * list of 0 or more than HRL_CAMPAIGN_USERS_MAX users, a bad tag
+ * expression or template) is for the engine to judge: E_INVALID_ARGUMENT
+ * with a message naming the field and, for tag expressions and
+ * templates, the byte offset. *campaign_id gets the new campaign's id
+ * (non-zero). The campaign is durable before the answer.
+ */
+struct herald_campaign_spec {
+	uint8_t audience;                             /* enum hrl_audience */
+	uint8_t lane;                                 /* enum hrl_lane */
+	uint8_t channel_count;                        /* 1 .. HRL_CAMPAIGN_CHANNELS_MAX */
+	uint8_t channels[HRL_CAMPAIGN_CHANNELS_MAX];  /* enum hrl_channel, distinct */
+	const char *title;                            /* template, may be NULL or "" */
+	const char *body;                             /* template, 1 .. 4096 bytes */
+	const char *category;                         /* NULL or "": none */
+	const char *user_id;                          /* HRL_AUD_USER */
+	const char *const *user_ids;                  /* HRL_AUD_LIST */
+	size_t user_count;
+	const char *tag_expr;                         /* HRL_AUD_TAG */
+};
+int herald_submit_campaign_create(struct herald_conn *c, const struct herald_campaign_spec *spec,
+				  uint64_t *request_id);
+int herald_decode_campaign_create(const struct herald_reply *r, uint64_t *campaign_id);
+int herald_campaign_create(struct herald_conn *c, const struct herald_campaign_spec *spec,
+			   uint64_t *campaign_id);
+
+/*
+ * CAMPAIGN_STATUS (app): where a campaign of this app stands (E_NOT_FOUND
+ * for an unknown id or another app's). An answer with a state, audience
+ * or lane outside its enum, or progress_ppm over 1000000, is -EPROTO.
+ */
+struct herald_campaign_status {
+	uint8_t state;            /* enum hrl_campaign_state */
+	uint8_t audience;         /* enum hrl_audience, as created */
+	uint8_t lane;             /* enum hrl_lane */
+	uint64_t created_unix_ms;
+	uint64_t users_scanned;   /* users the cores looked at */
+	uint64_t recipients;      /* users that matched the audience */
+	uint64_t queued;          /* addresses put into vendor batches */
+	uint64_t sent;            /* addresses a vendor accepted */
+	uint64_t failed;          /* addresses that failed, invalid ones aside */
+	uint64_t invalid;         /* addresses the vendor called invalid (now unbound) */
+	uint64_t no_address;      /* matched users with no address on the campaign's channels */
+	uint64_t resent;          /* addresses sent again after a restart */
+	uint64_t vendor_calls;    /* HTTP requests made */
+	uint64_t first_call_us;   /* create to first vendor call; 0: none yet */
+	uint32_t progress_ppm;    /* enumeration progress, 1000000 = every user looked at */
+	uint32_t inflight;        /* addresses in batches waiting for the vendor */
+};
+int herald_submit_campaign_status(struct herald_conn *c, uint64_t campaign_id,
+				  uint64_t *request_id);
+int herald_decode_campaign_status(const struct herald_reply *r, struct herald_campaign_status *st);
+int herald_campaign_status(struct herald_conn *c, uint64_t campaign_id,
+			   struct herald_campaign_status *st);
+/* True for a campaign that will not change any more (cancelled or done). Any thread. */
+bool herald_campaign_finished(uint8_t state);
+
+/*
+ * CAMPAIGN_CONTROL (app): pause, resume or cancel (enum hrl_control, sent
+ * as given); *state (may be NULL) gets the campaign's new state. Pausing or
+ * resuming a cancelled or done campaign is E_INVALID_ARGUMENT. Durable
+ * before the answer. An answered state outside its enum is -EPROTO.
+ */
+int herald_submit_campaign_control(struct herald_conn *c, uint64_t campaign_id, uint8_t action,
+				   uint64_t *request_id);
+int herald_decode_campaign_control(const struct herald_reply *r, uint8_t *state);
+int herald_campaign_control(struct herald_conn *c, uint64_t campaign_id, uint8_t action,
+			    uint8_t *state);
+
+/*
+ * VENDOR_SET (app): where, and as whom, this app's messages for one target
+ * go; replaces the target's earlier setting, durable before the answer.
+ * The strings (NULL: "") are sent as given; the engine checks them (url
+ * 1 .. 255 bytes starting http:// or https://, the others 0 .. 255) and
+ * the numbers (batch_max <= HRL_VENDOR_BATCH_MAX, connections <=
+ * HRL_VENDOR_CONNS_MAX; 0 means the default, and for rate_per_s and
+ * daily_quota, unlimited). Which credential goes in which field per
+ * target: PROTOCOL.md 5.11.
+ */
+struct herald_vendor_cfg {
+	uint8_t target;             /* enum hrl_target */
+	const char *url;
+	const char *app_id;
+	const char *secret;
+	const char *secret2;
+	const char *package;
+	const char *sign_name;
+	const char *template_code;
+	uint16_t batch_max;         /* addresses per call; 0: HRL_VENDOR_BATCH_DEFAULT */
+	uint16_t connections;       /* per core; 0: HRL_VENDOR_CONNS_DEFAULT */
+	uint32_t rate_per_s;        /* this app and target, all cores; 0: unlimited */
+	uint32_t daily_quota;       /* addresses per day; 0: unlimited */
+};
+int herald_submit_vendor_set(struct herald_conn *c, const struct herald_vendor_cfg *cfg,
+			     uint64_t *request_id);
+int herald_decode_vendor_set(const struct herald_reply *r);
+int herald_vendor_set(struct herald_conn *c, const struct herald_vendor_cfg *cfg);
+
+/*
+ * VENDOR_LIST (app): this app's vendor settings, one per configured
+ * target; the secrets are never returned. An answer with a target outside
+ * enum hrl_target, a target listed twice or a url over
+ * HRL_VENDOR_STR_BYTES_MAX bytes is -EPROTO.
+ */
+struct herald_vendor_info {
+	uint8_t target;             /* enum hrl_target */
+	const char *url;
+	uint16_t batch_max;
+	uint16_t connections;
+	uint32_t rate_per_s;
+	uint32_t daily_quota;
+};
+struct herald_vendor_list {
+	uint8_t count;
+	struct herald_vendor_info *vendors; /* count entries, in the engine's order */
+};
+int herald_submit_vendor_list(struct herald_conn *c, uint64_t *request_id);
+int herald_decode_vendor_list(const struct herald_reply *r, struct herald_vendor_list **out);
+int herald_vendor_list(struct herald_conn *c, struct herald_vendor_list **out);
+void herald_vendor_list_free(struct herald_vendor_list *l);
 
 #ifdef __cplusplus
 }

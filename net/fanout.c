@@ -164,6 +164,18 @@ static int progress_append(struct net_core *nc, const struct fan_run *r, uint64_
 	return 0;
 }
 
+/* Core 0 learns which cores are done with a campaign: CONTROL refuses to touch a done one. */
+static void env_done(void *ctx, const struct fan_run *r)
+{
+	struct net_core *nc = ctx;
+	if (nc->id == 0) {
+		((struct fan_run *)r)->cores_done |= 1ull;
+		return;
+	}
+	struct iou_msg m = { .kind = NET_MSG_FANOUT, .src_core = (uint16_t)nc->id, .arg64 = r->id };
+	iou_send(&nc->io, 0, &m);
+}
+
 static int env_progress(void *ctx, const struct fan_run *r)
 {
 	uint64_t lsn;
@@ -239,6 +251,7 @@ int net_fanout_init(struct net_core *nc)
 		.events_durable = env_events_durable,
 		.invalid = env_invalid,
 		.progress = env_progress,
+		.done = env_done,
 		.read_rows = env_read_rows,
 		.send = nc->srv->cfg.fanout_null_sink ? NULL : env_send,
 	};
@@ -265,6 +278,12 @@ struct create_step {
 static void on_fanout_msg(struct iou_core *io, const struct iou_msg *m)
 {
 	struct net_core *nc = net_core_of(io);
+	if (!m->ptr) { /* core src_core is done with campaign arg64 (to core 0) */
+		struct fan_run *r = fan_core_find(&nc->fan, m->arg64);
+		if (r)
+			r->cores_done |= 1ull << m->src_core;
+		return;
+	}
 	struct create_step *cs = m->ptr;
 	struct fan_run *r = fan_core_find(&nc->fan, cs->id);
 	if (cs->def_len && !r) {
@@ -546,6 +565,11 @@ int net_fanout_recover(struct net_server *s)
 		r->progress_loc = f->loc;
 		r->done_below = r->next = done_below;
 		r->local_done = f->payload[28] != 0;
+		if (r->local_done) {
+			struct fan_run *r0 = fan_core_find(&s->cores[0]->fan, id);
+			if (r0)
+				r0->cores_done |= 1ull << core;
+		}
 		r->list_pos = 0;
 		if (r->k.spec.audience == FAN_AUD_LIST)
 			for (uint64_t k = 0; k < done_below && k < r->k.spec.list_count; k++)
@@ -746,6 +770,11 @@ void net_op_campaign_control(struct net_ctx *x)
 	}
 	if (r->state == FAN_CANCELLED) {
 		net_ctx_error(x, HRL_E_INVALID_ARGUMENT, "campaign is cancelled");
+		return;
+	}
+	uint64_t all = nc->srv->ncores >= 64 ? ~0ull : (1ull << nc->srv->ncores) - 1;
+	if ((r->cores_done & all) == all) {
+		net_ctx_error(x, HRL_E_INVALID_ARGUMENT, "campaign is done");
 		return;
 	}
 	uint8_t state = action == FAN_ACT_PAUSE ? FAN_PAUSED : action == FAN_ACT_RESUME ? FAN_RUNNING : FAN_CANCELLED;

@@ -3,7 +3,9 @@
 # Every hex dump in docs/PROTOCOL.md section 7 is a well-formed frame: the
 # magic, version and length are right and body_crc is the CRC32C of the body;
 # the HMAC in the example is what the stated secret and nonce give; and the
-# RECEIPT_PUT example's body holds the fields its caption names.
+# RECEIPT_PUT, CAMPAIGN_CREATE, CAMPAIGN_CONTROL and VENDOR_SET examples'
+# bodies hold the fields their captions name (packed here by hand, not with
+# any client).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 python3 - docs/PROTOCOL.md <<'PY'
@@ -35,6 +37,23 @@ put = (struct.pack("<H", 5) + b"alice" + struct.pack("<QQBBBQ", 42, 7, 1, 3, 6, 
 assert frames.get((0x0030, 0)) is not None, "RECEIPT_PUT request example"
 assert frames[(0x0030, 0)][24:] == put, "RECEIPT_PUT request body"
 assert frames[(0x0030, 1)][24:] == struct.pack("<Q", 1700000000250), "RECEIPT_PUT answer body"
+# CAMPAIGN_CREATE (0x0040): tag audience, bulk, push, title "Hi {{name|there}}",
+# body "Sale today", no category, "vip AND NOT churned"; answered campaign 12.
+def s16(b):
+    return struct.pack("<H", len(b)) + b
+create = (bytes([3, 0, 1, 1]) + s16(b"Hi {{name|there}}") + s16(b"Sale today") + s16(b"")
+          + s16(b"vip AND NOT churned"))
+assert frames.get((0x0040, 0)) is not None, "CAMPAIGN_CREATE request example"
+assert frames[(0x0040, 0)][24:] == create, "CAMPAIGN_CREATE request body"
+assert frames[(0x0040, 1)][24:] == struct.pack("<Q", 12), "CAMPAIGN_CREATE answer body"
+# CAMPAIGN_CONTROL (0x0042): campaign 12, pause; answered state 2 (paused).
+assert frames[(0x0042, 0)][24:] == struct.pack("<QB", 12, 1), "CAMPAIGN_CONTROL request body"
+assert frames[(0x0042, 1)][24:] == b"\x02", "CAMPAIGN_CONTROL answer body"
+# VENDOR_SET (0x0043): webhook, url, secret "s3cret", other strings empty,
+# batch_max 0, connections 0, rate_per_s 500, daily_quota 0.
+vendor = (b"\x06" + s16(b"http://10.0.0.5:8080/push") + s16(b"") + s16(b"s3cret") + s16(b"") * 4
+          + struct.pack("<HHII", 0, 0, 500, 0))
+assert frames[(0x0043, 0)][24:] == vendor, "VENDOR_SET request body"
 mac = re.search(r"= `([0-9a-f]{64})`", sect).group(1)
 want = hmac.new(bytes([0x11] * 32), bytes(range(32)) + b"shop", hashlib.sha256).hexdigest()
 assert mac == want, "mac example"

@@ -64,6 +64,11 @@ OP_USER_SHOW = 0x0028
 OP_RECEIPT_PUT = 0x0030
 OP_HISTORY = 0x0031
 OP_CAMPAIGN_COUNTERS = 0x0032
+OP_CAMPAIGN_CREATE = 0x0040
+OP_CAMPAIGN_STATUS = 0x0041
+OP_CAMPAIGN_CONTROL = 0x0042
+OP_VENDOR_SET = 0x0043
+OP_VENDOR_LIST = 0x0044
 
 OP_NAMES = {
     OP_HELLO: "HELLO", OP_AUTH: "AUTH", OP_PING: "PING", OP_STATS: "STATS",
@@ -75,6 +80,9 @@ OP_NAMES = {
     OP_TAG_DEL: "TAG_DEL", OP_ATTR_SET: "ATTR_SET", OP_USER_SHOW: "USER_SHOW",
     OP_RECEIPT_PUT: "RECEIPT_PUT", OP_HISTORY: "HISTORY",
     OP_CAMPAIGN_COUNTERS: "CAMPAIGN_COUNTERS",
+    OP_CAMPAIGN_CREATE: "CAMPAIGN_CREATE", OP_CAMPAIGN_STATUS: "CAMPAIGN_STATUS",
+    OP_CAMPAIGN_CONTROL: "CAMPAIGN_CONTROL", OP_VENDOR_SET: "VENDOR_SET",
+    OP_VENDOR_LIST: "VENDOR_LIST",
 }
 
 E_BAD_MAGIC = 1
@@ -126,6 +134,26 @@ HISTORY_LIMIT_MAX = 1000
 REASON_BYTES_MAX = 64
 EVENT_AHEAD_MS_MAX = 24 * 3600 * 1000
 ADMIN_APP_ID = "admin"
+# Device states (section 5.3).
+DEVICE_ACTIVE, DEVICE_INVALID = 0, 1
+DEVICE_STATE_NAMES = {0: "active", 1: "invalid"}
+# Campaigns (section 5.10).
+AUD_USER, AUD_LIST, AUD_TAG, AUD_ALL, AUD_UPLOAD = 1, 2, 3, 4, 5
+AUDIENCE_NAMES = {1: "user", 2: "list", 3: "tag", 4: "all", 5: "upload"}
+LANE_BULK, LANE_TRANSACTIONAL = 0, 1
+CAMPAIGN_RUNNING, CAMPAIGN_PAUSED, CAMPAIGN_CANCELLED, CAMPAIGN_DONE = 1, 2, 3, 4
+CAMPAIGN_STATE_NAMES = {1: "running", 2: "paused", 3: "cancelled", 4: "done"}
+CONTROL_PAUSE, CONTROL_RESUME, CONTROL_CANCEL = 1, 2, 3
+CAMPAIGN_CHANNELS_MAX = 4
+CAMPAIGN_USERS_MAX = 1000
+CAMPAIGN_BODY_BYTES_MAX = 4096
+CAMPAIGN_CATEGORY_BYTES_MAX = 64
+TAG_EXPR_BYTES_MAX = 4096
+PROGRESS_PPM_ALL = 1000000
+# Vendors (section 5.11).
+TARGET_HUAWEI, TARGET_XIAOMI, TARGET_OPPO, TARGET_VIVO, TARGET_SMS, TARGET_WEBHOOK = 1, 2, 3, 4, 5, 6
+TARGET_NAMES = {1: "huawei", 2: "xiaomi", 3: "oppo", 4: "vivo", 5: "sms", 6: "webhook"}
+VENDOR_STR_BYTES_MAX = 255
 
 
 def error_name(code):
@@ -542,6 +570,100 @@ def dec_campaign_counters(body):
     return out
 
 
+def enc_campaign_create(audience, channels, body, title="", category="", lane=LANE_BULK,
+                        user_id=None, user_ids=None, tag_expr=None):
+    """Section 5.10, CAMPAIGN_CREATE: u8 audience, u8 lane, u8 channel_count,
+    the channels (u8 each), str title, str body, str category, then the
+    audience data: str user_id (user), u16 n + n x str (list), str tag
+    expression (tag), nothing (all)."""
+    w = Writer().u8(audience).u8(lane).u8(len(channels))
+    for ch in channels:
+        w.u8(ch)
+    w.str(title).str(body).str(category)
+    if audience == AUD_USER:
+        w.str(user_id)
+    elif audience == AUD_LIST:
+        w.u16(len(user_ids))
+        for u in user_ids:
+            w.str(u)
+    elif audience == AUD_TAG:
+        w.str(tag_expr)
+    return w.bytes()
+
+
+def dec_campaign_create(body):
+    r = Reader(body, "CAMPAIGN_CREATE answer")
+    cid = r.u64()
+    r.done()
+    if cid == 0:
+        raise ProtocolError("CAMPAIGN_CREATE answer: campaign id 0")
+    return cid
+
+
+# Section 5.10: the CAMPAIGN_STATUS answer, field by field, 100 bytes.
+CAMPAIGN_STATUS_COUNTERS = ("users_scanned", "recipients", "queued", "sent", "failed", "invalid",
+                            "no_address", "resent", "vendor_calls", "first_call_us")
+CAMPAIGN_STATUS_BYTES = 4 + 8 + 8 * len(CAMPAIGN_STATUS_COUNTERS) + 4 + 4
+assert CAMPAIGN_STATUS_BYTES == 100
+
+
+def dec_campaign_status(body):
+    """Section 5.10: a dict of the answer's fields."""
+    r = Reader(body, "CAMPAIGN_STATUS answer")
+    out = {"state": r.u8(), "audience": r.u8(), "lane": r.u8(), "reserved": r.u8(),
+           "created_unix_ms": r.u64()}
+    for k in CAMPAIGN_STATUS_COUNTERS:
+        out[k] = r.u64()
+    out["progress_ppm"] = r.u32()
+    out["inflight"] = r.u32()
+    r.done()
+    if out["state"] not in CAMPAIGN_STATE_NAMES:
+        raise ProtocolError("CAMPAIGN_STATUS answer: state %d" % out["state"])
+    if out["audience"] not in AUDIENCE_NAMES:
+        raise ProtocolError("CAMPAIGN_STATUS answer: audience %d" % out["audience"])
+    if out["lane"] not in (LANE_BULK, LANE_TRANSACTIONAL):
+        raise ProtocolError("CAMPAIGN_STATUS answer: lane %d" % out["lane"])
+    if out["progress_ppm"] > PROGRESS_PPM_ALL:
+        raise ProtocolError("CAMPAIGN_STATUS answer: progress_ppm %d" % out["progress_ppm"])
+    return out
+
+
+def enc_campaign_control(campaign_id, action):
+    return Writer().u64(campaign_id).u8(action).bytes()
+
+
+def dec_campaign_control(body):
+    r = Reader(body, "CAMPAIGN_CONTROL answer")
+    state = r.u8()
+    r.done()
+    if state not in CAMPAIGN_STATE_NAMES:
+        raise ProtocolError("CAMPAIGN_CONTROL answer: state %d" % state)
+    return state
+
+
+def enc_vendor_set(target, url, app_id="", secret="", secret2="", package="", sign_name="",
+                   template_code="", batch_max=0, connections=0, rate_per_s=0, daily_quota=0):
+    """Section 5.11, VENDOR_SET."""
+    return (Writer().u8(target).str(url).str(app_id).str(secret).str(secret2).str(package)
+            .str(sign_name).str(template_code).u16(batch_max).u16(connections)
+            .u32(rate_per_s).u32(daily_quota).bytes())
+
+
+def dec_vendor_list(body):
+    """Section 5.11: [{"target", "url", "batch_max", "connections",
+    "rate_per_s", "daily_quota"}, ...] in the order sent."""
+    r = Reader(body, "VENDOR_LIST answer")
+    out = []
+    for _ in range(r.u8()):
+        v = {"target": r.u8(), "url": r.str(), "batch_max": r.u16(), "connections": r.u16(),
+             "rate_per_s": r.u32(), "daily_quota": r.u32()}
+        if v["target"] not in TARGET_NAMES:
+            raise ProtocolError("VENDOR_LIST answer: target %d" % v["target"])
+        out.append(v)
+    r.done()
+    return out
+
+
 def dec_error(body):
     r = Reader(body, "error body")
     code = r.u16()
@@ -827,6 +949,27 @@ class Connection:
 
     def campaign_counters(self, campaign_id):
         return dec_campaign_counters(self.call(OP_CAMPAIGN_COUNTERS, enc_campaign_id(campaign_id)))
+
+    def campaign_create(self, audience, channels, body, **kw):
+        """Returns the new campaign's id. kw: title, category, lane,
+        user_id, user_ids, tag_expr (see enc_campaign_create)."""
+        return dec_campaign_create(self.call(OP_CAMPAIGN_CREATE,
+                                             enc_campaign_create(audience, channels, body, **kw)))
+
+    def campaign_status(self, campaign_id):
+        return dec_campaign_status(self.call(OP_CAMPAIGN_STATUS, enc_campaign_id(campaign_id)))
+
+    def campaign_control(self, campaign_id, action):
+        """Returns the campaign's new state."""
+        return dec_campaign_control(self.call(OP_CAMPAIGN_CONTROL,
+                                              enc_campaign_control(campaign_id, action)))
+
+    def vendor_set(self, target, url, **kw):
+        return dec_empty(self.call(OP_VENDOR_SET, enc_vendor_set(target, url, **kw)),
+                         "VENDOR_SET answer")
+
+    def vendor_list(self):
+        return dec_vendor_list(self.call(OP_VENDOR_LIST))
 
 
 def read_admin_secret(path):

@@ -27,7 +27,8 @@ from herald_client import (  # noqa: E402
     OP_HELLO, OP_AUTH, OP_PING, OP_STATS, OP_STORE_STATS, OP_APP_CREATE, OP_APP_LIST,
     OP_APP_ROTATE, OP_BIND, OP_UNBIND, OP_ALIAS_SET, OP_ALIAS_DEL,
     OP_ALIAS_LOOKUP, OP_TAG_ADD, OP_TAG_DEL, OP_ATTR_SET, OP_USER_SHOW,
-    OP_RECEIPT_PUT, OP_HISTORY, OP_CAMPAIGN_COUNTERS,
+    OP_RECEIPT_PUT, OP_HISTORY, OP_CAMPAIGN_COUNTERS, OP_CAMPAIGN_CREATE, OP_CAMPAIGN_STATUS,
+    OP_CAMPAIGN_CONTROL, OP_VENDOR_SET, OP_VENDOR_LIST,
     E_BAD_MAGIC, E_UNSUPPORTED_VERSION, E_BAD_FLAGS, E_FRAME_TOO_LARGE,
     E_BAD_CRC, E_UNKNOWN_OPCODE, E_BAD_BODY, E_HELLO_REQUIRED,
     E_AUTH_REQUIRED, E_AUTH_FAILED, E_FORBIDDEN, E_NOT_FOUND, E_EXISTS,
@@ -42,10 +43,12 @@ from herald_client import (  # noqa: E402
 ALL_OPS = [OP_HELLO, OP_AUTH, OP_PING, OP_STATS, OP_STORE_STATS, OP_APP_CREATE, OP_APP_LIST,
            OP_APP_ROTATE, OP_BIND, OP_UNBIND, OP_ALIAS_SET, OP_ALIAS_DEL,
            OP_ALIAS_LOOKUP, OP_TAG_ADD, OP_TAG_DEL, OP_ATTR_SET, OP_USER_SHOW,
-           OP_RECEIPT_PUT, OP_HISTORY, OP_CAMPAIGN_COUNTERS]
+           OP_RECEIPT_PUT, OP_HISTORY, OP_CAMPAIGN_COUNTERS, OP_CAMPAIGN_CREATE,
+           OP_CAMPAIGN_STATUS, OP_CAMPAIGN_CONTROL, OP_VENDOR_SET, OP_VENDOR_LIST]
 APP_OPS = [OP_BIND, OP_UNBIND, OP_ALIAS_SET, OP_ALIAS_DEL, OP_ALIAS_LOOKUP,
            OP_TAG_ADD, OP_TAG_DEL, OP_ATTR_SET, OP_USER_SHOW,
-           OP_RECEIPT_PUT, OP_HISTORY, OP_CAMPAIGN_COUNTERS]
+           OP_RECEIPT_PUT, OP_HISTORY, OP_CAMPAIGN_COUNTERS, OP_CAMPAIGN_CREATE,
+           OP_CAMPAIGN_STATUS, OP_CAMPAIGN_CONTROL, OP_VENDOR_SET, OP_VENDOR_LIST]
 
 
 # ---- harness -------------------------------------------------------------------
@@ -622,8 +625,8 @@ def t_framing(ctx):
     # Unknown opcodes: kept.
     with ctx.conn() as c:
         c.hello()
-        for op in (0x0000, 0x0006, 0x000F, 0x0013, 0x001F, 0x0029, 0x002F, 0x0033, 0x0100,
-                   0xFFFF):
+        for op in (0x0000, 0x0006, 0x000F, 0x0013, 0x001F, 0x0029, 0x002F, 0x0033, 0x003F,
+                   0x00FF, 0x0100, 0xFFFF):
             expect_err(c, op, b"\x00\x01", E_UNKNOWN_OPCODE, "opcode 0x%04x" % op)
     # A frame split into single bytes is still one frame.
     with ctx.conn() as c:
@@ -1578,10 +1581,237 @@ def t_many_connections(ctx):
             c.close()
 
 
+def free_port():
+    import socket
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()
+    return port
+
+
+def wait_finished(c, cid, what, timeout=60.0):
+    """Poll CAMPAIGN_STATUS until the campaign is cancelled or done (5.10)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        st = c.campaign_status(cid)
+        if st["state"] in (hc.CAMPAIGN_CANCELLED, hc.CAMPAIGN_DONE) or time.monotonic() > deadline:
+            break
+        time.sleep(0.05)
+    T.check(st["state"] in (hc.CAMPAIGN_CANCELLED, hc.CAMPAIGN_DONE),
+            "%s: finished within %.0f s (state %d)" % (what, timeout, st["state"]))
+    return st
+
+
+def check_finished(st, what, **want):
+    """The invariants of a finished campaign (5.10), then the fields named."""
+    T.eq(st["sent"] + st["failed"] + st["invalid"], st["queued"],
+         "%s: sent + failed + invalid = queued" % what)
+    T.eq(st["inflight"], 0, "%s: nothing in flight" % what)
+    T.eq(st["reserved"], 0, "%s: reserved byte" % what)
+    for k, v in want.items():
+        T.eq(st[k], v, "%s: %s" % (what, k))
+
+
+def t_campaigns(ctx):
+    """Sections 5.3, 5.8-5.11: vendors, campaigns of each audience, control, errors."""
+    with ctx.admin() as a:
+        for app in ("camp1", "camp2"):
+            ctx.apps[app] = a.app_create(app)["secret"]
+    dead = free_port()
+    with ctx.app("camp1") as c, ctx.app("camp2") as c2:
+        # ---- 5.11 vendors
+        T.eq(c.vendor_list(), [], "VENDOR_LIST before any VENDOR_SET")
+        c.vendor_set(hc.TARGET_VIVO, "http://127.0.0.1:1", app_id="vivo-app", secret="vivo-SECRET",
+                     batch_max=7, connections=3, rate_per_s=10, daily_quota=20)
+        c.vendor_set(hc.TARGET_OPPO, "https://oppo.example:8443/ignored", secret="oppo-SECRET")
+        got = c.vendor_list()
+        T.eq([v["target"] for v in got], [hc.TARGET_OPPO, hc.TARGET_VIVO], "by increasing target")
+        T.eq(got[0], {"target": hc.TARGET_OPPO, "url": "https://oppo.example:8443/ignored",
+                      "batch_max": 1000, "connections": 4, "rate_per_s": 0, "daily_quota": 0},
+             "0 means the defaults 1000 and 4, as listed")
+        T.eq(got[1], {"target": hc.TARGET_VIVO, "url": "http://127.0.0.1:1", "batch_max": 7,
+                      "connections": 3, "rate_per_s": 10, "daily_quota": 20}, "vivo as set")
+        raw = c.call(OP_VENDOR_LIST)
+        T.check(b"SECRET" not in raw and b"vivo-app" not in raw, "secrets are never returned")
+        c.vendor_set(hc.TARGET_OPPO, "http://127.0.0.1:2", secret="oppo-SECRET", batch_max=1000,
+                     connections=64)
+        T.eq(c.vendor_list()[0]["url"], "http://127.0.0.1:2", "VENDOR_SET replaces")
+        T.eq(c2.vendor_list(), [], "another app's settings are not listed")
+        good = hc.enc_vendor_set(hc.TARGET_SMS, "http://127.0.0.1:3")
+        for what, body in [
+                ("target 0", hc.enc_vendor_set(0, "http://x")),
+                ("target 7", hc.enc_vendor_set(7, "http://x")),
+                ("empty url", hc.enc_vendor_set(hc.TARGET_SMS, "")),
+                ("ftp url", hc.enc_vendor_set(hc.TARGET_SMS, "ftp://x")),
+                ("url without host", hc.enc_vendor_set(hc.TARGET_SMS, "http://")),
+                ("url of 256 bytes", hc.enc_vendor_set(hc.TARGET_SMS, "http://" + "h" * 249)),
+                ("secret of 256 bytes", hc.enc_vendor_set(hc.TARGET_SMS, "http://x", secret="s" * 256)),
+                ("batch_max 1001", hc.enc_vendor_set(hc.TARGET_SMS, "http://x", batch_max=1001)),
+                ("connections 65", hc.enc_vendor_set(hc.TARGET_SMS, "http://x", connections=65)),
+                ("a byte short", good[:-1]),
+                ("a byte over", good + b"\x00"),
+                ("empty", b"")]:
+            expect_err(c, OP_VENDOR_SET, body, E_INVALID_ARGUMENT, "VENDOR_SET %s" % what)
+        expect_err(c, OP_VENDOR_LIST, b"\x00", E_INVALID_ARGUMENT, "VENDOR_LIST with a body")
+        T.eq(len(c.vendor_list()), 2, "refused settings changed nothing")
+        T.eq(c.call(OP_VENDOR_SET, good), b"", "VENDOR_SET answer: empty")
+        T.eq(c.call(OP_VENDOR_SET, hc.enc_vendor_set(
+            hc.TARGET_WEBHOOK, "http://10.0.0.5:8080/push", secret="s3cret", rate_per_s=500)), b"",
+            "the VENDOR_SET example of section 7")
+        # The webhook goes where nobody listens: calls fail and are retried.
+        c.vendor_set(hc.TARGET_WEBHOOK, "http://127.0.0.1:%d/hook" % dead, secret="t")
+
+        # ---- users: cu1 sms (the sms target points at port 3: calls fail),
+        # cu2 push xiaomi (no VENDOR_SET: "no vendor configured"), cu3 no
+        # device, cu4 webhook (for control).
+        c.bind("cu1", CH_SMS, 0, 0, "+8613900000001")
+        c.bind("cu2", CH_PUSH, hc.VENDOR_XIAOMI, PLATFORM_ANDROID, "xm-token-2")
+        c.tag_add("cu1", ["vip", "cn"])
+        c.tag_add("cu2", ["cn"])
+        c.tag_add("cu3", ["vip"])
+        c.bind("cu4", CH_WEBHOOK, 0, 0, "https://example.com/cu4")
+        T.eq([d["state"] for d in c.user_show("cu2")["devices"]], [hc.DEVICE_ACTIVE],
+             "5.3: a new device is active (state 0)")
+
+        # ---- 5.10: one campaign per audience
+        t0 = int(time.time() * 1000)
+        cid = c.campaign_create(hc.AUD_USER, [CH_PUSH], "hi {{user_id}}", user_id="cu2",
+                                title="{{name|there}}", category="promo")
+        T.check(cid > 0, "campaign id is not 0")
+        st = wait_finished(c, cid, "user audience")
+        check_finished(st, "user audience", state=hc.CAMPAIGN_DONE, audience=hc.AUD_USER,
+                       lane=hc.LANE_BULK, users_scanned=1, recipients=1, queued=1, sent=0,
+                       failed=1, invalid=0, no_address=0, progress_ppm=1000000)
+        T.check(abs(st["created_unix_ms"] - t0) < 60000, "created_unix_ms is about now")
+        T.eq(c.campaign_counters(cid), [(CH_PUSH, STATE_FAILED, 1)],
+             "the outcome is a receipt counted under the campaign id")
+        h = c.history("cu2")["receipts"]
+        T.eq([(r["message_id"], r["campaign_id"], r["state"], r["reason"]) for r in h],
+             [(cid, cid, STATE_FAILED, "no vendor configured")],
+             "the receipt: message_id = campaign_id, failed, no vendor configured")
+
+        cid2 = c.campaign_create(hc.AUD_LIST, [CH_PUSH, CH_SMS], "code 1234", lane=hc.LANE_TRANSACTIONAL,
+                                 user_ids=["cu1", "cu2", "nobody"])
+        T.check(cid2 > cid, "ids go up")
+        st = wait_finished(c, cid2, "list audience")
+        check_finished(st, "list audience", state=hc.CAMPAIGN_DONE, audience=hc.AUD_LIST,
+                       lane=hc.LANE_TRANSACTIONAL, users_scanned=3, recipients=2, queued=2,
+                       no_address=0)
+        st = wait_finished(c, c.campaign_create(hc.AUD_TAG, [CH_SMS, CH_PUSH], "x",
+                                                tag_expr="vip AND NOT cn"), "tag audience")
+        check_finished(st, "tag audience: cu3 only", state=hc.CAMPAIGN_DONE, audience=hc.AUD_TAG,
+                       recipients=1, queued=0, no_address=1)
+        st = wait_finished(c, c.campaign_create(hc.AUD_TAG, [CH_SMS], "x",
+                                                tag_expr="vip OR cn AND NOT \"cn\""), "precedence")
+        check_finished(st, "NOT > AND > OR: vip OR (cn AND NOT cn)", recipients=2)
+        st = wait_finished(c, c.campaign_create(hc.AUD_TAG, [CH_SMS], "x",
+                                                tag_expr="(Vip OR VIP) and not CN"), "case")
+        check_finished(st, "keywords any case, tags case-sensitive", recipients=0)
+        st = wait_finished(c, c.campaign_create(hc.AUD_ALL, [CH_SMS, CH_PUSH, CH_EMAIL], "x"),
+                           "all users")
+        check_finished(st, "all users", state=hc.CAMPAIGN_DONE, audience=hc.AUD_ALL,
+                       users_scanned=4, recipients=4, queued=2, no_address=2)
+        # The CAMPAIGN_CREATE example of section 7 is accepted as it stands.
+        ex = c.call(OP_CAMPAIGN_CREATE, hc.enc_campaign_create(
+            hc.AUD_TAG, [CH_PUSH], "Sale today", title="Hi {{name|there}}",
+            tag_expr="vip AND NOT churned"))
+        T.check(hc.dec_campaign_create(ex) > cid2, "the CAMPAIGN_CREATE example of section 7")
+        # Another app sees none of it.
+        expect_call_err(E_NOT_FOUND, "another app's CAMPAIGN_STATUS", c2.campaign_status, cid)
+        expect_call_err(E_NOT_FOUND, "another app's CAMPAIGN_CONTROL", c2.campaign_control, cid,
+                        hc.CONTROL_CANCEL)
+        st = wait_finished(c2, c2.campaign_create(hc.AUD_ALL, [CH_SMS], "x"), "empty app")
+        check_finished(st, "an app without users", recipients=0, queued=0, users_scanned=0)
+
+        # ---- control: cu4's webhook call fails and is retried for seconds
+        cc = c.campaign_create(hc.AUD_USER, [CH_WEBHOOK], "slow", user_id="cu4")
+        T.eq(c.campaign_control(cc, hc.CONTROL_PAUSE), hc.CAMPAIGN_PAUSED, "pause")
+        T.eq(c.campaign_status(cc)["state"], hc.CAMPAIGN_PAUSED, "paused in STATUS")
+        T.eq(c.campaign_control(cc, hc.CONTROL_PAUSE), hc.CAMPAIGN_PAUSED, "pause again: no change")
+        T.eq(c.campaign_control(cc, hc.CONTROL_RESUME), hc.CAMPAIGN_RUNNING, "resume")
+        T.eq(c.campaign_control(cc, hc.CONTROL_RESUME), hc.CAMPAIGN_RUNNING, "resume again")
+        expect_err(c, OP_CAMPAIGN_CONTROL, hc.enc_campaign_control(cc, 4), E_INVALID_ARGUMENT,
+                   "action 4")
+        expect_err(c, OP_CAMPAIGN_CONTROL, hc.enc_campaign_control(cc, 0), E_INVALID_ARGUMENT,
+                   "action 0")
+        T.eq(c.campaign_control(cc, hc.CONTROL_CANCEL), hc.CAMPAIGN_CANCELLED, "cancel")
+        st = wait_finished(c, cc, "cancelled")
+        check_finished(st, "cancelled", state=hc.CAMPAIGN_CANCELLED, sent=0)
+        for action in (hc.CONTROL_PAUSE, hc.CONTROL_RESUME, hc.CONTROL_CANCEL):
+            f = answer_of(c, OP_CAMPAIGN_CONTROL, hc.enc_campaign_control(cc, action))
+            T.eq(f.error() if f.is_error else None, (E_INVALID_ARGUMENT, "campaign is cancelled"),
+                 "action %d on a cancelled campaign" % action)
+        # (A done campaign refusing every action is tests/cli_campaign_final.sh.)
+
+        # ---- errors (5.8, 5.9, 5.10)
+        def create_err(what, body, want_msg=None):
+            f = answer_of(c, OP_CAMPAIGN_CREATE, body)
+            got = f.error() if f.is_error else None
+            if T.check(got is not None and got[0] == E_INVALID_ARGUMENT,
+                       "%s: E_INVALID_ARGUMENT, got %r" % (what, got)) and want_msg:
+                T.eq(got[1], want_msg, "%s: message" % what)
+        ok = hc.enc_campaign_create(hc.AUD_ALL, [CH_SMS], "x")
+        create_err("a byte over", ok + b"\x00")
+        create_err("a byte short", ok[:-1])
+        create_err("empty", b"")
+        create_err("audience 0", bytes([0]) + ok[1:])
+        create_err("audience 6", bytes([6]) + ok[1:])
+        create_err("lane 2", hc.enc_campaign_create(hc.AUD_ALL, [CH_SMS], "x", lane=2))
+        create_err("no channel", hc.enc_campaign_create(hc.AUD_ALL, [], "x"))
+        create_err("5 channels", hc.enc_campaign_create(hc.AUD_ALL, [1, 2, 3, 4, 5], "x"))
+        create_err("channel twice", hc.enc_campaign_create(hc.AUD_ALL, [1, 2, 1], "x"))
+        create_err("channel 6", hc.enc_campaign_create(hc.AUD_ALL, [6], "x"))
+        create_err("empty body", hc.enc_campaign_create(hc.AUD_ALL, [1], ""))
+        create_err("body 4097", hc.enc_campaign_create(hc.AUD_ALL, [1], "b" * 4097))
+        create_err("title 4097", hc.enc_campaign_create(hc.AUD_ALL, [1], "b", title="t" * 4097))
+        create_err("category 65", hc.enc_campaign_create(hc.AUD_ALL, [1], "b", category="c" * 65))
+        create_err("empty user", hc.enc_campaign_create(hc.AUD_USER, [1], "b", user_id=""))
+        create_err("list of 0", hc.enc_campaign_create(hc.AUD_LIST, [1], "b", user_ids=[]))
+        create_err("list of 1001", hc.enc_campaign_create(
+            hc.AUD_LIST, [1], "b", user_ids=["u%d" % i for i in range(1001)]),
+            "a list holds 1 to 1000 users")
+        st = wait_finished(c, c.campaign_create(hc.AUD_LIST, [1], "b",
+                                                user_ids=["u%d" % i for i in range(1000)]), "1000")
+        check_finished(st, "a list of 1000", users_scanned=1000, recipients=0)
+        create_err("tag expression", hc.enc_campaign_create(
+            hc.AUD_TAG, [1], "b", tag_expr="vip AND (cn OR"),
+            "tag expression: expected a tag or '(' at 14")
+        create_err("empty tag expression", hc.enc_campaign_create(hc.AUD_TAG, [1], "b", tag_expr=""),
+                   "tag expression: empty expression")
+        create_err("tag expression over 4096 bytes", hc.enc_campaign_create(
+            hc.AUD_TAG, [1], "b", tag_expr="a " * 2048 + "b"),
+            "tag expression: expression longer than 4096 bytes at 4096")
+        create_err("nesting 33", hc.enc_campaign_create(
+            hc.AUD_TAG, [1], "b", tag_expr="(" * 33 + "a" + ")" * 33),
+            "tag expression: expression nests deeper than 32 at 32")
+        T.check(c.campaign_create(hc.AUD_TAG, [1], "b", tag_expr="(" * 32 + "a" + ")" * 32) > 0,
+                "nesting 32")
+        create_err("unknown template variable", hc.enc_campaign_create(
+            hc.AUD_ALL, [1], "Hi {{row.order}}"),
+            "body template: unknown template variable 'row.order' at 5")
+        create_err("title unterminated", hc.enc_campaign_create(
+            hc.AUD_ALL, [1], "b", title="Hi {{name"), "title template: unterminated placeholder at 3")
+        create_err("template spaces", hc.enc_campaign_create(hc.AUD_ALL, [1], "{{ name }}"))
+        create_err("template not UTF-8", hc.enc_campaign_create(hc.AUD_ALL, [1], b"\xff"))
+        T.check(c.campaign_create(hc.AUD_ALL, [1], "{{{{ {{{x}}} }} {{a|b c}}") > 0,
+                "escapes, braces and defaults as 5.9 allows")
+        expect_err(c, OP_CAMPAIGN_STATUS, hc.enc_campaign_id(cid)[:-1], E_INVALID_ARGUMENT,
+                   "CAMPAIGN_STATUS of 7 bytes")
+        expect_err(c, OP_CAMPAIGN_STATUS, hc.enc_campaign_id(cid) + b"\x00", E_INVALID_ARGUMENT,
+                   "CAMPAIGN_STATUS of 9 bytes")
+        expect_err(c, OP_CAMPAIGN_CONTROL, hc.enc_campaign_id(cid), E_INVALID_ARGUMENT,
+                   "CAMPAIGN_CONTROL of 8 bytes")
+        for bad in (0, 2**64 - 1):
+            expect_call_err(E_NOT_FOUND, "CAMPAIGN_STATUS %d" % bad, c.campaign_status, bad)
+            expect_call_err(E_NOT_FOUND, "CAMPAIGN_CONTROL %d" % bad, c.campaign_control, bad,
+                            hc.CONTROL_PAUSE)
+
+
 SECTIONS = [
     t_admin_secret, t_hello, t_hello_required, t_auth, t_apps, t_stats, t_store_stats, t_ping,
     t_framing, t_bind, t_device_limit, t_alias, t_tags, t_attrs, t_receipt_put, t_history,
-    t_counters, t_pipelining, t_backpressure, t_many_connections,
+    t_counters, t_pipelining, t_backpressure, t_many_connections, t_campaigns,
 ]
 
 
