@@ -354,7 +354,9 @@ struct emit_ctx {
 
 static size_t batch_cap(const struct fan_core *fc, const struct fan_run *r, unsigned target)
 {
-	if (r->k.personal)
+	/* personalised content: one call per address, except where the vendor takes a message per
+	   address in one call (OPPO unicast_batch) */
+	if (r->k.personal && target != FAN_T_OPPO)
 		return 1;
 	const struct fan_vendor *v = fan_core_vendor(fc, r->app_idx, target);
 	return v ? v->batch_max : FAN_BATCH_TOKENS_MAX;
@@ -417,20 +419,22 @@ static bool add_address(struct emit_ctx *e, const struct sto_user *u, const stru
 	struct fan_batch *b = r->filling[t];
 	if (!b && !(b = r->filling[t] = batch_get(fc, r, (uint8_t)t)))
 		return false;
-	int64_t tok = batch_str(b, d->address.p, d->address.len);
+	int64_t tok = batch_str(b, d->address.p, d->address.len), ti = 0, bi = 0;
 	int64_t uid = tok < 0 ? -1 : batch_str(b, u->id.p, u->id.len);
 	if (uid < 0)
 		return false;
 	if (r->k.personal) {
-		int64_t ti = render_into(b, r->k.title, u, e->row, e->row_n);
-		int64_t bi = ti < 0 ? -1 : render_into(b, r->k.body, u, e->row, e->row_n);
+		ti = render_into(b, r->k.title, u, e->row, e->row_n);
+		bi = ti < 0 ? -1 : render_into(b, r->k.body, u, e->row, e->row_n);
 		if (bi < 0)
 			return false;
 		b->personal = true;
-		b->title_off = (uint32_t)ti;
-		b->body_off = (uint32_t)bi;
 	}
 	struct fan_addr *a = &b->a[b->n];
+	if (r->k.personal) {
+		a->title_off = (uint32_t)ti;
+		a->body_off = (uint32_t)bi;
+	}
 	a->user_hash = u->hash;
 	a->device_id = d->id;
 	a->window = e->window;
@@ -678,8 +682,8 @@ static void batch_req(struct fan_core *fc, struct fan_batch *b, const struct fan
 {
 	struct fan_run *r = b->run;
 	memset(msg, 0, sizeof(*msg));
-	msg->title = b->personal ? b->str + b->title_off : r->title;
-	msg->body = b->personal ? b->str + b->body_off : r->body;
+	msg->title = b->personal ? b->str + b->a[0].title_off : r->title;
+	msg->body = b->personal ? b->str + b->a[0].body_off : r->body;
 	msg->category = NULL;
 	if (r->k.spec.category.len) {
 		static __thread char cat[FAN_CATEGORY_BYTES_MAX + 1];
@@ -702,6 +706,16 @@ static void batch_req(struct fan_core *fc, struct fan_batch *b, const struct fan
 	if (b->target == FAN_T_VIVO && b->step == 1)
 		req->call = FAN_CALL_VIVO_PUSH;
 	req->msg = msg;
+	req->msgs = NULL;
+	if (b->personal && b->n > 1) { /* OPPO unicast_batch: a message per address */
+		static __thread struct fan_msg msgs[FAN_BATCH_TOKENS_MAX];
+		for (unsigned i = 0; i < b->n; i++) {
+			msgs[i] = *msg;
+			msgs[i].title = b->str + b->a[i].title_off;
+			msgs[i].body = b->str + b->a[i].body_off;
+		}
+		req->msgs = msgs;
+	}
 	req->cred = cred;
 	req->tokens = b->tokens;
 	req->n = b->n;

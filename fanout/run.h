@@ -88,6 +88,8 @@ struct fan_addr {
 	uint32_t window;   /* sequence number of its window in the campaign */
 	uint32_t tok_off;  /* NUL-terminated, in the batch's strings */
 	uint32_t uid_off;
+	uint32_t title_off;  /* personal: its own texts in the batch's strings */
+	uint32_t body_off;
 	uint8_t uid_len;
 	uint8_t channel;
 	uint8_t vendor;
@@ -110,7 +112,7 @@ struct fan_batch {
 	uint8_t target;
 	uint8_t state;
 	uint8_t step;          /* vivo: 0 saveListPayload, 1 pushToList */
-	bool personal;         /* title and body are its own (one address) */
+	bool personal;         /* each address has its own title and body (fan_addr) */
 	uint16_t n;
 	uint16_t done;         /* addresses [0, done) have their receipts */
 	uint64_t first_ms;     /* when its first address came */
@@ -118,7 +120,6 @@ struct fan_batch {
 	uint64_t sent_us;      /* enqueue of the call, for latency */
 	char code[FAN_CODE_BYTES_MAX];
 	char task_id[FAN_TASK_ID_BYTES_MAX];
-	uint32_t title_off, body_off; /* personal */
 	char *str;             /* tokens, user ids, personal texts */
 	uint32_t str_len, str_cap;
 	uint8_t out[FAN_BATCH_TOKENS_MAX];

@@ -237,6 +237,8 @@ static void body_oppo(struct wr *w, const struct fan_req *r)
 	w->form = true;
 	put_byte(w, '[');
 	for (size_t i = 0; i < r->n; i++) {
+		if (r->msgs) /* personalised: each address its own message (unicast_batch is per message) */
+			m = &r->msgs[i];
 		if (i)
 			put_byte(w, ',');
 		put_s(w, "{\"target_type\":2,\"target_value\":");

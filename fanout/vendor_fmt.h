@@ -70,6 +70,7 @@ struct fan_cred {
 struct fan_req {
 	enum fan_call call;
 	const struct fan_msg *msg;
+	const struct fan_msg *msgs;   /* OPPO unicast_batch: one message per address (n), NULL: msg for all */
 	const struct fan_cred *cred;
 	const char *const *tokens; /* n addresses, UTF-8, NUL-terminated */
 	size_t n;

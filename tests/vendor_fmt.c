@@ -154,6 +154,14 @@ static void test_oppo_request(void)
 	/* every body byte is form-safe: no raw JSON punctuation */
 	char *b = memmem(buf, (size_t)n, "\r\n\r\n", 4) + 4;
 	CHECK(!memchr(b, '{', (size_t)(buf + n - b)) && !memchr(b, '"', (size_t)(buf + n - b)));
+
+	/* personalised: a message of its own per address (unicast_batch is per message) */
+	const struct fan_msg own[2] = { { .title = "Hi Li", .body = "Order 1" }, { .title = "Hi Wang", .body = "Order 2" } };
+	r.msgs = own;
+	n = fan_fmt_request(&r, buf, sizeof(buf));
+	v = form_value(n, "messages");
+	CHECK(v && strcmp(v, "[{\"target_type\":2,\"target_value\":\"t1\",\"notification\":{\"title\":\"Hi Li\",\"content\":\"Order 1\"}},"
+			    "{\"target_type\":2,\"target_value\":\"t2\",\"notification\":{\"title\":\"Hi Wang\",\"content\":\"Order 2\"}}]") == 0);
 }
 
 static void test_vivo_requests(void)
