@@ -26,7 +26,7 @@
 #define HTAB32_SLOTS_MAX     ((size_t)1 << 32) /* the home index is 32 bits of hash */
 #define HTAB32_HUGE_BYTES    ((size_t)2 << 20) /* x86-64 huge page */
 
-/* Home slot: the top bits of the hash, so that slot order is hash order (see htab32.h). */
+/* Home slot (see htab32.h). */
 static inline size_t home(uint32_t hash, size_t mask)
 {
 	return base_htab32_home(hash, mask);
@@ -267,29 +267,42 @@ size_t base_htab32_bytes(const struct base_htab32 *t)
 	return n * sizeof(struct base_htab32_slot);
 }
 
-static void range_one(const struct base_htab32_slot *slots, size_t mask, size_t skip_below, uint32_t lo,
-		      uint32_t hi, base_htab32_visit_fn *fn, void *arg)
+/* The entries homed at slot h, in the run from h (located at or after skip_below). */
+static void visit_home(const struct base_htab32_slot *slots, size_t mask, size_t skip_below, size_t h, uint32_t lo,
+		       uint32_t hi, base_htab32_visit_fn *fn, void *arg)
 {
-	size_t start = home(lo, mask), end = home(hi, mask);
-	/* the slots homed in the range: an entry sits at or after its home */
-	for (size_t i = start; i <= end; i++) {
-		const struct base_htab32_slot *s = &slots[i];
-		if (s->ref && i >= skip_below && s->hash >= lo && s->hash <= hi)
-			fn(arg, s->hash, s->ref);
-	}
-	/* and the probing run that spills past them, around the end if need be */
-	for (size_t j = (end + 1) & mask; j != start && slots[j].ref; j = (j + 1) & mask) {
+	for (size_t j = h; slots[j].ref; j = (j + 1) & mask) {
 		const struct base_htab32_slot *s = &slots[j];
-		if (j >= skip_below && s->hash >= lo && s->hash <= hi)
+		uint32_t c = s->hash & (BASE_HTAB32_CLASSES - 1);
+		if (j >= skip_below && home(s->hash, mask) == h && c >= lo && c < hi)
 			fn(arg, s->hash, s->ref);
+		if (((j + 1) & mask) == h)
+			break; /* a full table: around once */
 	}
 }
 
-void base_htab32_range(const struct base_htab32 *t, uint32_t lo, uint32_t hi, base_htab32_visit_fn *fn,
-		       void *arg)
+static void classes_one(const struct base_htab32_slot *slots, size_t mask, size_t skip_below, uint32_t lo,
+			uint32_t hi, base_htab32_visit_fn *fn, void *arg)
+{
+	if (mask + 1 >= BASE_HTAB32_CLASSES) {
+		/* class c is homed at c, c + 65536, ...: no slot homes two classes */
+		for (uint32_t c = lo; c < hi; c++)
+			for (size_t h = c; h <= mask; h += BASE_HTAB32_CLASSES)
+				visit_home(slots, mask, skip_below, h, lo, hi, fn, arg);
+	} else if (hi - lo > mask) {
+		for (size_t h = 0; h <= mask; h++) /* the range covers every home */
+			visit_home(slots, mask, skip_below, h, lo, hi, fn, arg);
+	} else {
+		for (uint32_t c = lo; c < hi; c++) /* fewer classes than slots: distinct homes */
+			visit_home(slots, mask, skip_below, c & mask, lo, hi, fn, arg);
+	}
+}
+
+void base_htab32_classes(const struct base_htab32 *t, uint32_t lo, uint32_t hi, base_htab32_visit_fn *fn,
+			 void *arg)
 {
 	if (t->old_slots) /* the old slots below migrate_pos were copied: the new array has them */
-		range_one(t->old_slots, t->old_mask, t->migrate_pos, lo, hi, fn, arg);
+		classes_one(t->old_slots, t->old_mask, t->migrate_pos, lo, hi, fn, arg);
 	if (t->slots)
-		range_one(t->slots, t->mask, 0, lo, hi, fn, arg);
+		classes_one(t->slots, t->mask, 0, lo, hi, fn, arg);
 }

@@ -8,7 +8,7 @@
  * of the 10 M-user measurement, 0.6, a slot costs 13 bytes per user where
  * htab.h's 16-byte slot cost 27). The entry itself lives
  * elsewhere (an arena) and is named by a non-zero ref; ref 0 marks an empty
- * slot. The hash kept in the slot places the entry (home: its top bits) and
+ * slot. The hash kept in the slot places the entry (home = hash & mask) and
  * filters candidates before match() is asked, so a lookup touches the
  * entry only when 32 bits of hash agree, and growing never touches entries.
  *
@@ -43,16 +43,21 @@ struct base_htab32 {
 };
 
 /*
- * The home slot of a hash is its top log2(slots) bits, so the slot array is
- * in hash order (up to linear-probing runs and the wrap at the end) at any
- * size: base_htab32_range() walks a hash range without a second index, and
- * a walk by ranges keeps its place across growth (fan-out enumeration,
- * fanout/run.c).
+ * The home slot of a hash is its low log2(slots) bits. Entries can also be
+ * walked by class: the class of an entry is its hash's low 16 bits, and the
+ * slots homing a class are every 65536th from the class itself, so
+ * base_htab32_classes() visits a range of classes without a second index,
+ * and a walk by classes keeps its place across growth (fan-out enumerates a
+ * core's users so, fanout/run.c). Homes are NOT in hash order on purpose:
+ * a log written in slot order (compaction) and replayed into a growing table
+ * must not insert keys in home order, which makes linear probing quadratic.
  */
+#define BASE_HTAB32_CLASS_BITS 16u
+#define BASE_HTAB32_CLASSES    (1u << BASE_HTAB32_CLASS_BITS)
+
 static inline size_t base_htab32_home(uint32_t hash, size_t mask)
 {
-	unsigned bits = mask ? 64u - (unsigned)__builtin_clzll((unsigned long long)mask) : 0;
-	return (size_t)((uint64_t)hash >> (32u - bits));
+	return hash & mask;
 }
 
 typedef bool base_htab32_match_fn(uint32_t ref, const void *key);
@@ -85,14 +90,14 @@ void base_htab32_free(struct base_htab32 *t);
 bool base_htab32_next(const struct base_htab32 *t, size_t *i, uint32_t *ref);
 
 /*
- * Visit every entry whose hash is in [lo, hi] (inclusive; lo <= hi), each
- * once, in both arrays while the table grows: fn(arg, hash, ref). The
- * table must not change during the walk. Cost: the slots homed in the
- * range, plus the probing run that spills past it.
+ * Visit every entry whose class (hash & 0xFFFF) is in [lo, hi) (lo < hi <=
+ * 65536), each once, in both arrays while the table grows: fn(arg, hash,
+ * ref). The table must not change during the walk. Cost: the slots homing
+ * those classes and their probing runs.
  */
 typedef void base_htab32_visit_fn(void *arg, uint32_t hash, uint32_t ref);
-void base_htab32_range(const struct base_htab32 *t, uint32_t lo, uint32_t hi, base_htab32_visit_fn *fn,
-		       void *arg);
+void base_htab32_classes(const struct base_htab32 *t, uint32_t lo, uint32_t hi, base_htab32_visit_fn *fn,
+			 void *arg);
 
 /* Bytes of slot arrays the table holds (both arrays while it grows). */
 size_t base_htab32_bytes(const struct base_htab32 *t);

@@ -599,7 +599,7 @@ static bool enumerate_window(struct fan_core *fc, struct fan_run *r)
 		if (span < 1)
 			span = 1;
 		uint64_t lo = r->next, hi = lo + span > FAN_HASH_END ? FAN_HASH_END : lo + span;
-		base_htab32_range(&fc->users->index, (uint32_t)lo, (uint32_t)(hi - 1), visit, &e);
+		base_htab32_classes(&fc->users->index, (uint32_t)lo, (uint32_t)hi, visit, &e);
 		r->next = hi;
 	} else {
 		/* the list: this core's entries of the next few */

@@ -6,9 +6,9 @@
  * Each core runs every campaign over its own users only. Pipeline, each
  * stage pulling from the one before and every stage bounded:
  *
- *   enumerate  the core's users by hash range ("windows" of about
- *              FAN_WINDOW_USERS users: base_htab32_range over the users'
- *              index, which is in hash order), or the core's entries of an
+ *   enumerate  the core's users by class (the low 16 bits of the user's
+ *              hash; "windows" of classes holding about FAN_WINDOW_USERS
+ *              users: base_htab32_classes over the users' index), or the core's entries of an
  *              explicit list; only while fewer than FAN_BATCHES_SOFT
  *              batches are out and FAN_WINDOWS_MAX windows are open;
  *   resolve    the matched user's active devices on the campaign's
@@ -43,6 +43,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "base/htab32.h"
 #include "fanout/campaign.h"
 #include "fanout/vendor_fmt.h"
 #include "store/events.h"
@@ -59,7 +60,7 @@
 #define FAN_BREAKER_FAILS   5u     /* consecutive failed calls that open the breaker */
 #define FAN_PROGRESS_MS     20u    /* progress logged at most this often per campaign */
 #define FAN_TX_CONNS(c)     (c) /* the transactional lane's connections per core: as many as the bulk lane's */
-#define FAN_HASH_END        ((uint64_t)1 << 32)
+#define FAN_HASH_END        ((uint64_t)BASE_HTAB32_CLASSES) /* the cursor of a walk over users: a class */
 #define FAN_KEEP_FINISHED_MS (10u * 60u * 1000u) /* a finished campaign's status is kept at least this long */
 
 enum fan_count {
