@@ -719,10 +719,14 @@ static void batch_req(struct fan_core *fc, struct fan_batch *b, const struct fan
 	req->cred = cred;
 	req->tokens = b->tokens;
 	req->n = b->n;
+	if (req->call == FAN_CALL_VIVO_SAVE) { /* the message only: its addresses go with pushToList */
+		req->tokens = NULL;
+		req->n = 0;
+	}
 	snprintf(reqid, 40, "c%llu-%u-%llu", (unsigned long long)r->id, fc->core, (unsigned long long)b->sent_us);
 	req->request_id = reqid;
 	req->task_id = b->task_id;
-	iso8601_utc(fc->now_ms, ts);
+	iso8601_utc(realtime_us() / 1000, ts); /* fc->now_ms is the monotonic clock */
 	req->timestamp = ts;
 	snprintf(nonce, 40, "%u-%llu", fc->core, (unsigned long long)++fc->seq);
 	req->nonce = nonce;
@@ -891,6 +895,8 @@ void fan_batch_answer(struct fan_core *fc, struct fan_batch *b, int status, cons
 		char ts[32], nonce[40], reqid[40];
 		batch_req(fc, b, v, &msg, &cred, &req, ts, nonce, reqid);
 		fan_parse_answer(&req, status, body, len, b->out, &ans);
+		if (req.call == FAN_CALL_VIVO_SAVE) /* no per-address outcome: the call's is every address's */
+			memset(b->out, ans.batch, b->n);
 		snprintf(b->code, sizeof(b->code), "%s", ans.code[0] ? ans.code : fan_outcome_name(ans.batch));
 		if (b->target == FAN_T_VIVO && b->step == 0 && ans.batch == FAN_OUT_SENT) {
 			/* the message is saved: now the push to the list */

@@ -79,8 +79,9 @@ static void put_byte(struct wr *w, char c)
 
 static void put_n(struct wr *w, const char *s, size_t n)
 {
-	if (!w->form && w->p && w->len + n <= w->cap) {
-		memcpy(w->p + w->len, s, n);
+	if (!w->form) { /* raw: copy what fits, count all (the counting pass copies nothing) */
+		if (w->p && w->len < w->cap)
+			memcpy(w->p + w->len, s, n < w->cap - w->len ? n : w->cap - w->len);
 		w->len += n;
 		return;
 	}
@@ -137,14 +138,26 @@ static size_t json_escape_byte(unsigned char c, char e[6])
 	return 1;
 }
 
-/* "s" as a JSON string */
+/* Bytes JSON carries as they are: not NUL, not a control character, not " or \\ */
+static const bool json_plain[256] = { [0x20 ... 0x21] = 1, [0x23 ... 0x5b] = 1, [0x5d ... 0xff] = 1 };
+
+/* "s" as a JSON string: runs of plain bytes in one piece */
 static void put_json(struct wr *w, const char *s)
 {
 	char e[6];
 
 	put_byte(w, '"');
-	for (; *s; s++)
+	for (;;) {
+		const char *run = s;
+		while (json_plain[(unsigned char)*s])
+			s++;
+		if (s > run)
+			put_n(w, run, (size_t)(s - run));
+		if (!*s)
+			break;
 		put_n(w, e, json_escape_byte((unsigned char)*s, e));
+		s++;
+	}
 	put_byte(w, '"');
 }
 
