@@ -678,7 +678,7 @@ static const enum fan_call call_of[FAN_TARGET_COUNT] = {
 
 /* Fill req for b's call (tokens point into the batch). */
 static void batch_req(struct fan_core *fc, struct fan_batch *b, const struct fan_vendor *v, struct fan_msg *msg,
-		      struct fan_cred *cred, struct fan_req *req, char *ts, char *nonce, char *reqid)
+		      struct fan_cred *cred, struct fan_req *req, char *ts, char *nonce, char *reqid, bool for_answer)
 {
 	struct fan_run *r = b->run;
 	memset(msg, 0, sizeof(*msg));
@@ -723,13 +723,20 @@ static void batch_req(struct fan_core *fc, struct fan_batch *b, const struct fan
 		req->tokens = NULL;
 		req->n = 0;
 	}
-	snprintf(reqid, 40, "c%llu-%u-%llu", (unsigned long long)r->id, fc->core, (unsigned long long)b->sent_us);
-	req->request_id = reqid;
 	req->task_id = b->task_id;
-	iso8601_utc(realtime_us() / 1000, ts); /* fc->now_ms is the monotonic clock */
-	req->timestamp = ts;
-	snprintf(nonce, 40, "%u-%llu", fc->core, (unsigned long long)++fc->seq);
-	req->nonce = nonce;
+	if (for_answer) /* the parser reads the call and the addresses only */
+		return;
+	if (b->target == FAN_T_VIVO || b->target == FAN_T_WEBHOOK) {
+		snprintf(reqid, 40, "c%llu-%u-%llu", (unsigned long long)r->id, fc->core,
+			 (unsigned long long)b->sent_us);
+		req->request_id = reqid;
+	}
+	if (b->target == FAN_T_SMS) {
+		iso8601_utc(realtime_us() / 1000, ts); /* fc->now_ms is the monotonic clock */
+		req->timestamp = ts;
+		snprintf(nonce, 40, "%u-%llu", fc->core, (unsigned long long)++fc->seq);
+		req->nonce = nonce;
+	}
 }
 
 static ssize_t batch_encode(struct fan_core *fc, struct fan_batch *b, const struct fan_vendor *v)
@@ -738,7 +745,7 @@ static ssize_t batch_encode(struct fan_core *fc, struct fan_batch *b, const stru
 	struct fan_cred cred;
 	struct fan_req req;
 	char ts[32], nonce[40], reqid[40];
-	batch_req(fc, b, v, &msg, &cred, &req, ts, nonce, reqid);
+	batch_req(fc, b, v, &msg, &cred, &req, ts, nonce, reqid, false);
 	for (;;) {
 		ssize_t n = req.call == FAN_CALL_SMS ? fan_fmt_sms_signed(&req, v->secret2, fc->req_buf, fc->req_cap) :
 						       fan_fmt_request(&req, fc->req_buf, fc->req_cap);
@@ -893,7 +900,7 @@ void fan_batch_answer(struct fan_core *fc, struct fan_batch *b, int status, cons
 		struct fan_cred cred;
 		struct fan_req req;
 		char ts[32], nonce[40], reqid[40];
-		batch_req(fc, b, v, &msg, &cred, &req, ts, nonce, reqid);
+		batch_req(fc, b, v, &msg, &cred, &req, ts, nonce, reqid, true);
 		fan_parse_answer(&req, status, body, len, b->out, &ans);
 		if (req.call == FAN_CALL_VIVO_SAVE) /* no per-address outcome: the call's is every address's */
 			memset(b->out, ans.batch, b->n);
@@ -944,6 +951,7 @@ static const char *reason_of(const struct fan_batch *b, uint8_t o)
 static bool record(struct fan_core *fc, struct fan_batch *b)
 {
 	struct fan_run *r = b->run;
+	uint64_t now_unix_ms = realtime_us() / 1000; /* one clock read per batch, not per address */
 	for (; b->done < b->n; b->done++) {
 		unsigned i = b->done;
 		uint8_t o = b->out[i] & 0x3f;
@@ -964,7 +972,7 @@ static bool record(struct fan_core *fc, struct fan_batch *b)
 			.message_id = r->id,
 			.campaign_id = r->id,
 			.user_hash = a->user_hash,
-			.event_unix_ms = realtime_us() / 1000,
+			.event_unix_ms = now_unix_ms,
 			.app_idx = r->app_idx,
 			.channel = a->channel,
 			.vendor = a->vendor,
