@@ -19,11 +19,14 @@
  *   2  usage error (bad flag, argument, address or secret)
  *   3  connection or transport error (refused, timeout, malformed answer)
  *   4  authentication failed (E_AUTH_FAILED)
+ *   5  done, but the engine rejected some rows of an upload (campaign
+ *      upload, campaign create --file; stderr: line N: reason)
  *
  * Output is text for people by default and one JSON document with --json.
  * Strings are escaped by hand (json_str); the engine only hands back UTF-8.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <inttypes.h>
 #include <stdbool.h>
 #include <stddef.h>
@@ -47,6 +50,15 @@ _Static_assert(CLI_HISTORY_LIMIT_DEFAULT <= HRL_HISTORY_LIMIT_MAX, "default page
 #define CLI_WATCH_TTY_MS       250u     /* --watch redraws its line this often on a terminal */
 #define CLI_WATCH_LINE_MS      1000u    /* and prints a line this often otherwise */
 #define CLI_WATCH_POLLS_MAX    (30u * 24 * 3600 * 4) /* 30 days of terminal redraws */
+#define CLI_CHUNK_KB_DEFAULT   256u     /* campaign upload --chunk-kb */
+#define CLI_CHUNK_KB_MIN       1u
+#define CLI_CHUNK_KB_MAX       (HRL_UPLOAD_CHUNK_BYTES_MAX / 1024u)
+#define CLI_UPLOAD_PROGRESS_BYTES (4u << 20) /* a progress line on stderr per this much read */
+#define CLI_UPLOAD_LISTED_MAX  10000u   /* rejected rows kept for --json */
+_Static_assert(CLI_CHUNK_KB_MIN * 1024u >= HRL_UPLOAD_ROW_BYTES_MAX,
+	       "the longest row fits the smallest chunk (without its LF)");
+_Static_assert(CLI_CHUNK_KB_DEFAULT <= CLI_CHUNK_KB_MAX, "default chunk within the engine's limit");
+_Static_assert(CLI_CHUNK_KB_MAX * 1024u <= HRL_UPLOAD_CHUNK_BYTES_MAX, "chunks the engine takes");
 
 enum cli_exit {
 	EXIT_OK = 0,
@@ -54,6 +66,7 @@ enum cli_exit {
 	EXIT_USAGE = 2,
 	EXIT_TRANSPORT = 3,
 	EXIT_AUTH = 4,
+	EXIT_REJECTED = 5, /* an upload went through, but some of its rows were rejected */
 };
 
 /*
@@ -95,9 +108,15 @@ enum cli_exit {
 #define CF_CONNECTIONS   CF_BIT(31)
 #define CF_RATE          CF_BIT(32)
 #define CF_QUOTA         CF_BIT(33)
-#define CF_BIT_LAST      33
+#define CF_UPLOAD_KIND   CF_BIT(34) /* campaign create --audience upload */
+#define CF_COLUMNS       CF_BIT(35)
+#define CF_FILE          CF_BIT(36)
+#define CF_FIRST_LINE    CF_BIT(37) /* campaign upload */
+#define CF_CHUNK_KB      CF_BIT(38) /* campaign upload, campaign create --file */
+#define CF_KEEP_OPEN     CF_BIT(39)
+#define CF_BIT_LAST      39
 #define CLI_FLAG_BITS 64
-_Static_assert(CF_BIT_LAST < CLI_FLAG_BITS && CF_QUOTA == CF_BIT(CF_BIT_LAST),
+_Static_assert(CF_BIT_LAST < CLI_FLAG_BITS && CF_KEEP_OPEN == CF_BIT(CF_BIT_LAST),
 	       "a name slot per command flag");
 
 /* The user ids of a list audience, as the CLI collected them. */
@@ -146,6 +165,12 @@ struct cli {
 	const char *connections;
 	const char *rate;
 	const char *quota;
+	const char *upload_kind; /* campaign create --audience upload */
+	const char *columns;
+	const char *file;
+	const char *first_line;  /* campaign upload */
+	const char *chunk_kb;
+	bool keep_open;
 	const char *timeout_text; /* --timeout, checked once all flags are read */
 	int timeout_ms;
 	bool json;
@@ -159,6 +184,10 @@ struct cli {
 	struct herald_campaign_spec spec;
 	struct user_list ul;
 	struct herald_vendor_cfg vendor_cfg;
+	int upload_fd;          /* the rows to upload: a file, standard input, or -1 */
+	const char *upload_path; /* its name for messages ("-": standard input) */
+	uint32_t upload_first_line;
+	size_t chunk_bytes;
 };
 
 struct cli_cmd {
@@ -1150,7 +1179,7 @@ static int cmd_campaign_counters(struct cli *cli, char **argv, int argc)
 
 /* ---- campaigns and vendors --------------------------------------------------------- */
 
-#define AUDIENCE_NAMES "user list tag all"
+#define AUDIENCE_NAMES "user list tag all upload"
 #define TARGET_NAMES   "huawei xiaomi oppo vivo sms webhook"
 
 /* A u16 flag value; false if it is not a number up to 65535. */
@@ -1267,6 +1296,36 @@ static int parse_channels(const char *text, struct herald_campaign_spec *spec)
 	return 0;
 }
 
+/*
+ * The rows of an upload: FILE, or standard input for "-", and the chunk
+ * size (--chunk-kb). Opened before anything is sent, so that a missing
+ * file is a usage error. 0 or an exit status.
+ */
+static int upload_open(struct cli *cli, const char *path, const char *what)
+{
+	uint32_t kb = CLI_CHUNK_KB_DEFAULT;
+
+	if (cli->chunk_kb && (!parse_u32(cli->chunk_kb, &kb) || kb < CLI_CHUNK_KB_MIN ||
+			      kb > CLI_CHUNK_KB_MAX)) {
+		fprintf(stderr, "herald: bad --chunk-kb '%s' (KiB of rows per request, %u to %u)\n",
+			cli->chunk_kb, CLI_CHUNK_KB_MIN, CLI_CHUNK_KB_MAX);
+		return EXIT_USAGE;
+	}
+	cli->chunk_bytes = (size_t)kb * 1024u;
+	cli->upload_path = path;
+	if (strcmp(path, "-") == 0) {
+		cli->upload_fd = STDIN_FILENO;
+		return 0;
+	}
+	cli->upload_fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (cli->upload_fd < 0) {
+		fprintf(stderr, "herald: cannot read %s%s%s: %s\n", what, *what ? " " : "", path,
+			strerror(errno));
+		return EXIT_USAGE;
+	}
+	return 0;
+}
+
 /* An audience flag given with the wrong --audience. */
 static int audience_flag_error(const char *flag, const char *audience)
 {
@@ -1289,7 +1348,7 @@ static int campaign_spec_from_flags(struct cli *cli, struct herald_campaign_spec
 	*spec = (struct herald_campaign_spec){ .lane = HRL_LANE_BULK };
 	if (!cli->audience)
 		return missing_flag(cmd, "--audience", AUDIENCE_NAMES);
-	if ((v = herald_audience_parse(cli->audience)) < 0 || v > HRL_AUD_ALL)
+	if ((v = herald_audience_parse(cli->audience)) < 0)
 		return usage_error("unknown audience '%s' (" AUDIENCE_NAMES ")", cli->audience);
 	spec->audience = (uint8_t)v;
 	if (!cli->channel)
@@ -1317,6 +1376,16 @@ static int campaign_spec_from_flags(struct cli *cli, struct herald_campaign_spec
 		return audience_flag_error("--users-file", aud);
 	if (spec->audience != HRL_AUD_TAG && cli->tag_expr)
 		return audience_flag_error("--tag-expr", aud);
+	if (spec->audience != HRL_AUD_UPLOAD) {
+		if (cli->upload_kind)
+			return audience_flag_error("--upload-kind", aud);
+		if (cli->columns)
+			return audience_flag_error("--columns", aud);
+		if (cli->file)
+			return audience_flag_error("--file", aud);
+	}
+	if (cli->chunk_kb && !cli->file)
+		return usage_error("%s", "--chunk-kb goes with --file (the rows to upload)");
 	switch (spec->audience) {
 	case HRL_AUD_USER:
 		if (!cli->user)
@@ -1346,6 +1415,20 @@ static int campaign_spec_from_flags(struct cli *cli, struct herald_campaign_spec
 		if (!cli->tag_expr)
 			return missing_flag(cmd, "--tag-expr", "for example 'vip AND NOT churned'");
 		spec->tag_expr = cli->tag_expr;
+		break;
+	case HRL_AUD_UPLOAD:
+		if (!cli->upload_kind)
+			return missing_flag(cmd, "--upload-kind",
+					    "users (rows of user ids) or phones (rows of phone numbers)");
+		if ((v = herald_upload_kind_parse(cli->upload_kind)) < 0)
+			return usage_error("unknown upload kind '%s' (users phones)", cli->upload_kind);
+		spec->upload_kind = (uint8_t)v;
+		spec->columns = cli->columns;
+		if (cli->wait && !cli->file)
+			return usage_error("%s", "--wait with --audience upload needs --file: the campaign "
+						 "cannot finish before its upload is closed");
+		if (cli->file && (status = upload_open(cli, cli->file, "--file")))
+			return status;
 		break;
 	default: /* HRL_AUD_ALL */
 		break;
@@ -1417,8 +1500,9 @@ static void campaign_status_text(uint64_t campaign_id, const struct herald_campa
 	       enum_text(herald_audience_name(st->audience), st->audience, b2, sizeof(b2)),
 	       enum_text(herald_lane_name(st->lane), st->lane, b3, sizeof(b3)),
 	       time_text(st->created_unix_ms, when, sizeof(when)));
-	printf("progress:      %11.1f%%  (%" PRIu64 " users looked at)\n",
-	       (double)st->progress_ppm / 10000.0, st->users_scanned);
+	printf("progress:      %11.1f%%  (%" PRIu64 " %s looked at)\n",
+	       (double)st->progress_ppm / 10000.0, st->users_scanned,
+	       st->audience == HRL_AUD_UPLOAD ? "rows" : "users");
 	campaign_funnel_text(st);
 	printf("in flight:     %12u\n", st->inflight);
 	printf("resent:        %12" PRIu64 "  (sent again after a restart)\n", st->resent);
@@ -1449,12 +1533,16 @@ static void sleep_ms(unsigned ms)
 		;
 }
 
+struct upload_run;
+static void upload_json_fields(const struct upload_run *up);
+
 /*
  * Poll a campaign until it is cancelled or done, showing its progress
  * (not with --json), then print its funnel, or with --json its final
- * status as one document.
+ * status as one document (with the upload's outcome under "upload" when
+ * up is not NULL).
  */
-static int campaign_watch(struct cli *cli, uint64_t campaign_id)
+static int campaign_watch(struct cli *cli, uint64_t campaign_id, const struct upload_run *up)
 {
 	static const char cmd[] = "campaign status";
 	struct herald_campaign_status st;
@@ -1483,7 +1571,14 @@ static int campaign_watch(struct cli *cli, uint64_t campaign_id)
 		sleep_ms(interval_ms);
 	}
 	if (cli->json) {
-		campaign_status_json(campaign_id, &st);
+		printf("{\"campaign_id\":%" PRIu64 ",", campaign_id);
+		if (up) {
+			fputs("\"upload\":{", stdout);
+			upload_json_fields(up);
+			fputs("},", stdout);
+		}
+		campaign_status_json_fields(&st);
+		puts("}");
 		return EXIT_OK;
 	}
 	if (tty)
@@ -1494,9 +1589,377 @@ static int campaign_watch(struct cli *cli, uint64_t campaign_id)
 	return EXIT_OK;
 }
 
+/* ---- uploads ------------------------------------------------------------------------ */
+
+/* A rejected row, kept for --json. */
+struct upload_note {
+	uint32_t line;
+	char *reason;
+};
+
+/* Where an upload stands: what was sent, what the engine said. */
+struct upload_run {
+	uint64_t campaign_id;
+	uint64_t first_line;     /* of the file's first row */
+	uint64_t next_line;      /* of the next row to send */
+	uint64_t accepted;
+	uint64_t rejected;       /* by the engine, and rows too long to send */
+	uint64_t unlisted;       /* rejected rows the engine did not name (100 per chunk) */
+	uint64_t chunks;
+	uint64_t bytes_read;
+	uint64_t progress_at;    /* bytes_read at which the next progress line is due */
+	bool closed;             /* a chunk with last = 1 went through */
+	struct upload_note *notes;
+	size_t note_count;
+	uint64_t notes_dropped;  /* rejected rows named, but past CLI_UPLOAD_LISTED_MAX */
+};
+
+static void upload_run_free(struct upload_run *up)
+{
+	for (size_t i = 0; i < up->note_count; i++)
+		free(up->notes[i].reason);
+	free(up->notes);
+}
+
+/* A rejected row: "line N: reason" on stderr, and kept for --json. */
+static void upload_reject(struct upload_run *up, uint32_t line, const char *reason)
+{
+	fprintf(stderr, "line %" PRIu32 ": %s\n", line, reason);
+	if (up->note_count == CLI_UPLOAD_LISTED_MAX) {
+		up->notes_dropped++;
+		return;
+	}
+	if (!up->notes) {
+		up->notes = calloc(CLI_UPLOAD_LISTED_MAX, sizeof(*up->notes));
+		if (!up->notes) {
+			up->notes_dropped++;
+			return;
+		}
+	}
+	char *copy = strdup(reason);
+	if (!copy) {
+		up->notes_dropped++;
+		return;
+	}
+	up->notes[up->note_count].line = line;
+	up->notes[up->note_count].reason = copy;
+	up->note_count++;
+}
+
+/*
+ * Send one chunk: rows[0 .. len), nrows rows numbered from up->next_line.
+ * Prints the rows the engine rejected. 0 or an exit status (after saying
+ * what became of the rows).
+ */
+static int upload_send(struct cli *cli, struct upload_run *up, const char *rows, size_t len,
+		       uint64_t nrows, bool last)
+{
+	static const char cmd[] = "campaign upload";
+	struct herald_upload_result *res = NULL;
+	uint64_t first = up->next_line, end = first + (nrows ? nrows - 1 : 0);
+
+	if (end > UINT32_MAX) {
+		fprintf(stderr, "herald: %s: line %" PRIu64 " is past the last line number the "
+				"protocol has (%" PRIu32 ")\n",
+			cmd, end, UINT32_MAX);
+		return EXIT_USAGE;
+	}
+	int rc = herald_campaign_upload(cli->conn, up->campaign_id, (uint32_t)first, last ? 1 : 0, rows,
+					len, &res);
+	if (rc) {
+		int status = fail(cli, rc, cmd);
+		if (rc < 0 && rc != -EINVAL && rc != -EMSGSIZE && rc != -ENOMEM)
+			fprintf(stderr,
+				"herald: the answer for lines %" PRIu64 " to %" PRIu64 " was lost: the "
+				"engine may have taken them. Look at 'herald campaign status %" PRIu64
+				"' before sending them again (a row sent twice gets its message twice).\n",
+				first, end, up->campaign_id);
+		if (up->chunks)
+			fprintf(stderr,
+				"herald: lines %" PRIu64 " to %" PRIu64 " went through (%" PRIu64
+				" rows accepted, %" PRIu64 " rejected); the rest starts at line %" PRIu64
+				" (--first-line %" PRIu64 ")\n",
+				up->first_line, first - 1, up->accepted, up->rejected, first, first);
+		return status;
+	}
+	up->chunks++;
+	up->accepted += res->accepted;
+	up->rejected += res->rejected;
+	for (unsigned i = 0; i < res->reported; i++)
+		upload_reject(up, res->rejects[i].line, res->rejects[i].reason);
+	if (res->rejected > res->reported) {
+		up->unlisted += res->rejected - res->reported;
+		fprintf(stderr, "herald: %" PRIu32 " more rejected rows in lines %" PRIu64 " to %" PRIu64
+				" (the engine names the first %u of each chunk)\n",
+			res->rejected - res->reported, first, end, HRL_UPLOAD_REPORTS_MAX);
+	}
+	herald_upload_result_free(res);
+	up->next_line = first + nrows;
+	up->closed = last;
+	if (up->bytes_read >= up->progress_at) {
+		fprintf(stderr, "herald: %.1f MiB read, up to line %" PRIu64 ": %" PRIu64
+				" rows accepted, %" PRIu64 " rejected\n",
+			(double)up->bytes_read / (1024.0 * 1024.0), up->next_line - 1, up->accepted,
+			up->rejected);
+		up->progress_at = up->bytes_read + CLI_UPLOAD_PROGRESS_BYTES;
+	}
+	return 0;
+}
+
+/* Drop each CR that comes just before an LF of p[0 .. len) (and at the end
+ * when an LF follows it); returns the new length. */
+static size_t strip_cr(char *p, size_t len, bool lf_follows)
+{
+	size_t o = 0;
+	for (size_t i = 0; i < len; i++) {
+		if (p[i] == '\r' && (i + 1 < len ? p[i + 1] == '\n' : lf_follows))
+			continue;
+		p[o++] = p[i];
+	}
+	return o;
+}
+
+/* Rows in a chunk: one per LF, and one more for text after the last LF. */
+static uint64_t rows_in(const char *p, size_t len)
+{
+	uint64_t n = 0;
+	for (const char *q = p; (q = memchr(q, '\n', (size_t)(p + len - q))); q++)
+		n++;
+	return n + (len && p[len - 1] != '\n');
+}
+
+/*
+ * Fill buf[*n .. cap) from the upload's file, *eof set at its end. 0, or
+ * an exit status after saying why.
+ */
+static int upload_fill(struct cli *cli, struct upload_run *up, char *buf, size_t cap, size_t *n,
+		       bool *eof)
+{
+	while (!*eof && *n < cap) {
+		ssize_t got = read(cli->upload_fd, buf + *n, cap - *n);
+		if (got < 0 && errno == EINTR)
+			continue;
+		if (got < 0) {
+			fprintf(stderr, "herald: cannot read %s: %s\n",
+				strcmp(cli->upload_path, "-") ? cli->upload_path : "standard input",
+				strerror(errno));
+			return EXIT_USAGE;
+		}
+		if (got == 0)
+			*eof = true;
+		*n += (size_t)got;
+		up->bytes_read += (uint64_t)got;
+	}
+	return 0;
+}
+
+/*
+ * Stream the rows of cli->upload_fd to the campaign in chunks of at most
+ * cli->chunk_bytes, each cut after a whole row, numbering lines from
+ * up->first_line across chunks. A chunk ends with the LF of its last row,
+ * or, for a row that fills a chunk alone, just before it (the final LF is
+ * optional), so a row of HRL_UPLOAD_ROW_BYTES_MAX bytes fits the smallest
+ * chunk. What the engine cannot see is reported here as it would report
+ * it: a line longer than a chunk (so longer than a row may be) is skipped,
+ * and an empty line at the end of a chunk, which the engine does not count
+ * there (PROTOCOL.md 5.12), is "empty row" as it is inside a chunk. So the
+ * outcome does not depend on the chunk size: it is the engine's for the
+ * whole file in one chunk. The last chunk closes the upload unless
+ * --keep-open. 0 or an exit status.
+ */
+static int upload_stream(struct cli *cli, struct upload_run *up)
+{
+	size_t limit = cli->chunk_bytes, cap = limit + 1, n = 0;
+	bool eof = false;
+	int status = 0;
+	char *buf = malloc(cap);
+
+	if (!buf) {
+		fputs("herald: out of memory\n", stderr);
+		return EXIT_TRANSPORT;
+	}
+	up->progress_at = CLI_UPLOAD_PROGRESS_BYTES;
+	for (;;) {
+		if ((status = upload_fill(cli, up, buf, cap, &n, &eof)))
+			break;
+		if (eof && n <= limit) { /* the rest fits: the last chunk */
+			size_t len = strip_cr(buf, n, false);
+			status = upload_send(cli, up, buf, len, rows_in(buf, len), !cli->keep_open);
+			break;
+		}
+		if (up->next_line > UINT32_MAX) {
+			fprintf(stderr, "herald: campaign upload: line %" PRIu64 " is past the last line "
+					"number the protocol has (%" PRIu32 ")\n",
+				up->next_line, UINT32_MAX);
+			status = EXIT_USAGE;
+			break;
+		}
+		/* n == cap: the chunk is buf[0 .. cut), its rows' LFs included */
+		char *lf = memrchr(buf, '\n', limit);
+		size_t cut, used;
+		if (lf) {
+			cut = used = (size_t)(lf + 1 - buf);
+		} else if (buf[limit] == '\n') { /* one row of exactly limit bytes */
+			cut = limit;
+			used = limit + 1;
+		} else { /* one line longer than a chunk: skip to its end */
+			upload_reject(up, (uint32_t)up->next_line, "row longer than 1024 bytes");
+			up->rejected++;
+			up->next_line++;
+			for (n = 0; !eof;) {
+				size_t got = 0;
+				if ((status = upload_fill(cli, up, buf, cap, &got, &eof)))
+					goto out;
+				char *end = memchr(buf, '\n', got);
+				if (end) {
+					n = got - (size_t)(end + 1 - buf);
+					memmove(buf, end + 1, n);
+					break;
+				}
+			}
+			continue;
+		}
+		size_t len = strip_cr(buf, cut, cut < used);
+		uint64_t nrows = rows_in(buf, len);
+		/* the engine skips an empty row that ends the chunk */
+		bool empty_last = buf[len - 1] == '\n' && (len == 1 || buf[len - 2] == '\n');
+		uint64_t last_line = up->next_line + nrows - 1;
+		if (len == 1 && empty_last)
+			up->next_line++;
+		else if ((status = upload_send(cli, up, buf, len, nrows, false)))
+			break;
+		if (empty_last) {
+			upload_reject(up, (uint32_t)last_line, "empty row");
+			up->rejected++;
+		}
+		n -= used;
+		memmove(buf, buf + used, n);
+	}
+out:
+	free(buf);
+	return status;
+}
+
+/* The upload's outcome as JSON fields (no braces). */
+static void upload_json_fields(const struct upload_run *up)
+{
+	printf("\"first_line\":%" PRIu64 ",\"next_line\":%" PRIu64 ",\"accepted\":%" PRIu64
+	       ",\"rejected\":%" PRIu64 ",\"closed\":%s,\"chunks\":%" PRIu64 ",\"rejects\":[",
+	       up->first_line, up->next_line, up->accepted, up->rejected, up->closed ? "true" : "false",
+	       up->chunks);
+	for (size_t i = 0; i < up->note_count; i++) {
+		printf("%s{\"line\":%" PRIu32 ",\"reason\":", i ? "," : "", up->notes[i].line);
+		json_str(up->notes[i].reason);
+		putchar('}');
+	}
+	printf("],\"rejects_not_listed\":%" PRIu64, up->unlisted + up->notes_dropped);
+}
+
+/* The upload's outcome for people, one line on stdout. */
+static void upload_text(const struct upload_run *up)
+{
+	printf("campaign %" PRIu64 ": ", up->campaign_id);
+	if (up->next_line > up->first_line)
+		printf("lines %" PRIu64 " to %" PRIu64 ": ", up->first_line, up->next_line - 1);
+	printf("%" PRIu64 " rows accepted, %" PRIu64 " rejected; ", up->accepted, up->rejected);
+	if (up->closed)
+		puts("upload closed");
+	else
+		printf("upload open, next line %" PRIu64 "\n", up->next_line);
+}
+
+/*
+ * Create-or-upload's common part: stream cli->upload_fd to campaign_id
+ * into *up. 0 when every chunk went through (rows may have been
+ * rejected), else an exit status.
+ */
+static int upload_run(struct cli *cli, uint64_t campaign_id, struct upload_run *up)
+{
+	*up = (struct upload_run){
+		.campaign_id = campaign_id,
+		.first_line = cli->upload_first_line,
+		.next_line = cli->upload_first_line,
+	};
+	return upload_stream(cli, up);
+}
+
+/* The <campaign_id> <FILE> of campaign upload, --first-line and --chunk-kb. */
+static int check_campaign_upload(struct cli *cli, char **argv, int argc)
+{
+	uint32_t first = 1;
+
+	if (!parse_u64(argv[0], &cli->campaign_id))
+		return usage_error("bad campaign id '%s' (a number)", argv[0]);
+	if (cli->first_line && (!parse_u32(cli->first_line, &first) || first == 0))
+		return usage_error("bad --first-line '%s' (the number of the file's first line, 1 or "
+				   "more)",
+				   cli->first_line);
+	cli->upload_first_line = first;
+	return upload_open(cli, argv[1], "");
+}
+
+static int cmd_campaign_upload(struct cli *cli, char **argv, int argc)
+{
+	struct upload_run up;
+
+	int status = upload_run(cli, cli->campaign_id, &up);
+	if (!status) {
+		if (cli->json) {
+			printf("{\"campaign_id\":%" PRIu64 ",", up.campaign_id);
+			upload_json_fields(&up);
+			puts("}");
+		} else {
+			upload_text(&up);
+		}
+		status = up.rejected ? EXIT_REJECTED : EXIT_OK;
+	}
+	upload_run_free(&up);
+	return status;
+}
+
 static int check_campaign_create(struct cli *cli, char **argv, int argc)
 {
 	return campaign_spec_from_flags(cli, &cli->spec, &cli->ul);
+}
+
+/*
+ * campaign create --file: the campaign, then its rows, then (--wait) the
+ * watch. The id is printed first (text) so that a failed upload leaves
+ * the user the campaign to go on with or cancel.
+ */
+static int campaign_create_upload(struct cli *cli, uint64_t campaign_id)
+{
+	struct upload_run up;
+
+	if (!cli->json) {
+		printf("campaign_id: %" PRIu64 "\n", campaign_id);
+		fflush(stdout);
+	}
+	cli->upload_first_line = 1;
+	int status = upload_run(cli, campaign_id, &up);
+	if (status) {
+		fprintf(stderr, "herald: campaign %" PRIu64 " stays running with its upload open: "
+				"'herald campaign upload %" PRIu64 " FILE --first-line N' sends the rest, "
+				"'herald campaign cancel %" PRIu64 "' drops it\n",
+			campaign_id, campaign_id, campaign_id);
+		goto out;
+	}
+	if (!cli->json) {
+		upload_text(&up);
+		fflush(stdout);
+	}
+	if (cli->wait) {
+		status = campaign_watch(cli, campaign_id, &up);
+	} else if (cli->json) {
+		printf("{\"campaign_id\":%" PRIu64 ",\"upload\":{", campaign_id);
+		upload_json_fields(&up);
+		puts("}}");
+	}
+	if (!status && up.rejected)
+		status = EXIT_REJECTED;
+out:
+	upload_run_free(&up);
+	return status;
 }
 
 static int cmd_campaign_create(struct cli *cli, char **argv, int argc)
@@ -1506,12 +1969,14 @@ static int cmd_campaign_create(struct cli *cli, char **argv, int argc)
 	int rc = herald_campaign_create(cli->conn, &cli->spec, &campaign_id);
 	if (rc)
 		return fail(cli, rc, "campaign create");
+	if (cli->upload_fd >= 0)
+		return campaign_create_upload(cli, campaign_id);
 	if (cli->wait) {
 		if (!cli->json) {
 			printf("campaign_id: %" PRIu64 "\n", campaign_id);
 			fflush(stdout);
 		}
-		return campaign_watch(cli, campaign_id);
+		return campaign_watch(cli, campaign_id, NULL);
 	}
 	if (cli->json)
 		printf("{\"campaign_id\":%" PRIu64 "}\n", campaign_id);
@@ -1534,7 +1999,7 @@ static int cmd_campaign_status(struct cli *cli, char **argv, int argc)
 	uint64_t campaign_id = cli->campaign_id;
 
 	if (cli->watch)
-		return campaign_watch(cli, campaign_id);
+		return campaign_watch(cli, campaign_id, NULL);
 	int rc = herald_campaign_status(cli->conn, campaign_id, &st);
 	if (rc)
 		return fail(cli, rc, "campaign status");
@@ -1753,23 +2218,55 @@ static const struct cli_cmd cli_cmds[] = {
 	  "sent outside any campaign.",
 	  1, 1, true, 0, cmd_campaign_counters, NULL },
 	{ "campaign", "create",
-	  "--audience user|list|tag|all [--user U] [--users a,b,c | --users-file F] "
-	  "[--tag-expr EXPR] --channel push[,sms,...] [--title T] --body B [--category C] "
+	  "--audience user|list|tag|all|upload [--user U] [--users a,b,c | --users-file F] "
+	  "[--tag-expr EXPR] [--upload-kind users|phones [--columns a,b] [--file F] "
+	  "[--chunk-kb K]] --channel push[,sms,...] [--title T] --body B [--category C] "
 	  "[--lane bulk|transactional] [--wait]",
 	  "Start a campaign: send a message to an audience on one to four channels; prints\n"
 	  "its id. Audiences: user (--user U), list (--users a,b,c, or --users-file F with\n"
 	  "one user id a line, '-' for standard input; 1 to 1000 users), tag (--tag-expr, for\n"
 	  "example 'vip AND (cn OR hk) AND NOT churned'; NOT binds tighter than AND, AND\n"
-	  "than OR), all (every user of the app). --channel: push sms email wechat webhook,\n"
-	  "comma-separated. --title and --body are templates: {{name}} is the user's\n"
-	  "attribute name, {{name|default}} falls back to default, {{user_id}} the user id,\n"
-	  "{{{{ a literal {{. --category: the vendors' message class. --lane: bulk (default)\n"
-	  "or transactional. The campaign is durable when its id is printed and starts at\n"
-	  "once. --wait: then watch it as 'campaign status --watch' does.",
+	  "than OR), all (every user of the app), upload (rows sent after the create, see\n"
+	  "'campaign upload'). --channel: push sms email wechat webhook, comma-separated.\n"
+	  "--title and --body are templates: {{name}} is the user's attribute name,\n"
+	  "{{name|default}} falls back to default, {{user_id}} the user id, {{row.col}} the\n"
+	  "column col of an uploaded row, {{{{ a literal {{. --category: the vendors' message\n"
+	  "class. --lane: bulk (default) or transactional. The campaign is durable when its\n"
+	  "id is printed and starts at once. --wait: then watch it as 'campaign status\n"
+	  "--watch' does.\n"
+	  "Upload audiences: --upload-kind users (each row starts with a user id of the app)\n"
+	  "or phones (an E.164 number, sent to by sms: --channel sms alone); --columns a,b\n"
+	  "names the fields after the first (each row then is id,a-value,b-value; up to 16\n"
+	  "columns, read by the templates as {{row.a}}). The campaign runs with its upload\n"
+	  "open until a last chunk closes it. --file F (or '-' for standard input) uploads\n"
+	  "F's rows at once and closes the upload, as 'campaign upload' does (--chunk-kb\n"
+	  "too); with --wait: create, upload and watch in one go. Exit 5 when rows were\n"
+	  "rejected (each on stderr as 'line N: reason').",
 	  0, 0, true,
 	  CF_AUDIENCE | CF_USER | CF_USERS | CF_USERS_FILE | CF_TAG_EXPR | CF_CHANNEL | CF_TITLE |
-		  CF_BODY | CF_CATEGORY | CF_LANE | CF_WAIT,
+		  CF_BODY | CF_CATEGORY | CF_LANE | CF_WAIT | CF_UPLOAD_KIND | CF_COLUMNS | CF_FILE |
+		  CF_CHUNK_KB,
 	  cmd_campaign_create, check_campaign_create },
+	{ "campaign", "upload", "<campaign_id> <FILE|-> [--first-line N] [--chunk-kb K] [--keep-open]",
+	  "Send the rows of an upload campaign: FILE, or standard input for '-', one row a\n"
+	  "line: the user id or phone number, then ',value' for each of the campaign's\n"
+	  "columns (no quoting: values hold no ',' and no line break; at most 1024 bytes a\n"
+	  "row; a CR before the LF is dropped). The file goes in chunks of --chunk-kb KiB\n"
+	  "(default 256, at most 448), each cut at the end of a line; lines are numbered\n"
+	  "from --first-line (default 1) across chunks. The last chunk closes the upload, so\n"
+	  "that the campaign can finish; --keep-open leaves it open for another upload (then\n"
+	  "give --first-line the next line's number). Rows the engine rejects are skipped\n"
+	  "and printed on stderr as 'line N: reason' (the engine names the first 100 of each\n"
+	  "chunk); the rest is durable and being sent. Rows naming users that do not exist\n"
+	  "are accepted and skipped by the campaign; a row given twice is sent to twice.\n"
+	  "Prints the lines sent and the rows accepted and rejected; a progress line on\n"
+	  "stderr every 4 MiB. Exit 0 when every row was accepted, 5 when some were\n"
+	  "rejected, 1 when the engine refused a chunk (the rows before it went through: the\n"
+	  "message says from which line to go on). If an answer is lost (timeout, closed\n"
+	  "connection) its chunk may have been taken: look at 'campaign status' before\n"
+	  "sending it again, a row sent twice gets its message twice.",
+	  2, 2, true, CF_FIRST_LINE | CF_CHUNK_KB | CF_KEEP_OPEN, cmd_campaign_upload,
+	  check_campaign_upload },
 	{ "campaign", "status", "<campaign_id> [--watch]",
 	  "Show where a campaign stands: its state (running, paused, cancelled, done), how\n"
 	  "far the enumeration of users got, and its funnel: recipients (users that matched),\n"
@@ -1864,7 +2361,8 @@ static void print_usage(FILE *f)
 	      "  --json                                     print JSON instead of text\n"
 	      "  -h, --help                                 this text; after a command, its help\n"
 	      "\nexit status: 0 ok, 1 the engine answered an error, 2 usage error,\n"
-	      "3 connection or transport error, 4 authentication failed.\n",
+	      "3 connection or transport error, 4 authentication failed, 5 an upload went\n"
+	      "through but the engine rejected some of its rows (stderr: line N: reason).\n",
 	      f);
 }
 
@@ -1954,6 +2452,11 @@ static const struct cli_flag cli_flags[] = {
 	{ "--connections", offsetof(struct cli, connections), CF_CONNECTIONS },
 	{ "--rate", offsetof(struct cli, rate), CF_RATE },
 	{ "--quota", offsetof(struct cli, quota), CF_QUOTA },
+	{ "--upload-kind", offsetof(struct cli, upload_kind), CF_UPLOAD_KIND },
+	{ "--columns", offsetof(struct cli, columns), CF_COLUMNS },
+	{ "--file", offsetof(struct cli, file), CF_FILE },
+	{ "--first-line", offsetof(struct cli, first_line), CF_FIRST_LINE },
+	{ "--chunk-kb", offsetof(struct cli, chunk_kb), CF_CHUNK_KB },
 };
 #define CLI_FLAG_COUNT (sizeof(cli_flags) / sizeof(cli_flags[0]))
 
@@ -2021,6 +2524,11 @@ static int parse_args(struct cli *cli, int argc, char **argv, char **words)
 		if (strcmp(a, "--watch") == 0) {
 			cli->watch = true;
 			flag_seen(cli, CF_WATCH, "--watch");
+			continue;
+		}
+		if (strcmp(a, "--keep-open") == 0) {
+			cli->keep_open = true;
+			flag_seen(cli, CF_KEEP_OPEN, "--keep-open");
 			continue;
 		}
 		char name[32];
@@ -2135,7 +2643,7 @@ static int open_session(struct cli *cli, bool need_auth)
 
 int main(int argc, char **argv)
 {
-	struct cli cli = { .timeout_ms = CLI_TIMEOUT_MS_DEFAULT };
+	struct cli cli = { .timeout_ms = CLI_TIMEOUT_MS_DEFAULT, .upload_fd = -1 };
 	const char *v;
 	int status;
 
@@ -2209,6 +2717,8 @@ int main(int argc, char **argv)
 out_close:
 	herald_close(cli.conn);
 	user_list_free(&cli.ul);
+	if (cli.upload_fd > STDIN_FILENO)
+		close(cli.upload_fd);
 out_free_words:
 	free(words);
 	return status;

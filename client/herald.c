@@ -1003,6 +1003,52 @@ static void dec_campaign_control(struct net_rd *r, void *out, struct arena *a)
 }
 
 /*
+ * CAMPAIGN_UPLOAD answer (PROTOCOL.md 5.12): u32 accepted, u32 rejected,
+ * u16 reported, then reported x { u32 line, str reason } for the first
+ * HRL_UPLOAD_REPORTS_MAX rejected rows, so reported = min(rejected, that).
+ * A reason is 1 or more bytes of printable ASCII (0x20-0x7E).
+ */
+#define UPLOAD_REJECT_BYTES_MIN (4u + 2u + 1u)
+
+static bool upload_reason_ok(const char *s, size_t n)
+{
+	if (n == 0)
+		return false;
+	for (size_t i = 0; i < n; i++)
+		if ((unsigned char)s[i] < 0x20 || (unsigned char)s[i] > 0x7e)
+			return false;
+	return true;
+}
+
+static void dec_campaign_upload(struct net_rd *r, void *out, struct arena *a)
+{
+	struct herald_upload_result *u = arena_take(a, sizeof(*u), _Alignof(struct herald_upload_result));
+	struct herald_upload_result v = { .accepted = net_rd_u32(r), .rejected = net_rd_u32(r) };
+	v.reported = net_rd_u16(r);
+	uint32_t want = v.rejected < HRL_UPLOAD_REPORTS_MAX ? v.rejected : HRL_UPLOAD_REPORTS_MAX;
+
+	if (v.reported != want || (uint64_t)v.reported * UPLOAD_REJECT_BYTES_MIN > r->len - r->off) {
+		rd_fail(r);
+		v.reported = 0;
+	}
+	v.rejects = arena_take(a, v.reported * sizeof(*v.rejects), _Alignof(struct herald_upload_reject));
+	for (unsigned i = 0; i < v.reported && !r->bad; i++) {
+		struct herald_upload_reject rj;
+		const char *reason;
+		rj.line = net_rd_u32(r);
+		size_t reason_len = net_rd_str(r, &reason);
+		rj.reason = arena_copy_str(a, reason, reason_len);
+		if (!upload_reason_ok(reason, reason_len))
+			rd_fail(r);
+		if (v.rejects)
+			v.rejects[i] = rj;
+	}
+	if (u)
+		*u = v;
+	*(void **)out = u;
+}
+
+/*
  * VENDOR_LIST answer (PROTOCOL.md 5.11): u8 count, then count x { u8
  * target, str url, u16 batch_max, u16 connections, u32 rate_per_s, u32
  * daily_quota }, at most one entry per target.
@@ -1079,6 +1125,7 @@ static const struct answer_codec answer_codecs[HRL_OP_TABLE_SIZE] = {
 	[HRL_OP_CAMPAIGN_CONTROL] = { dec_campaign_control, false },
 	[HRL_OP_VENDOR_SET] = { dec_empty, false },
 	[HRL_OP_VENDOR_LIST] = { dec_vendor_list, true },
+	[HRL_OP_CAMPAIGN_UPLOAD] = { dec_campaign_upload, true },
 };
 _Static_assert(sizeof(answer_codecs) / sizeof(answer_codecs[0]) == HRL_OP_TABLE_SIZE,
 	       "one codec slot per opcode");
@@ -1902,7 +1949,7 @@ int herald_submit_campaign_create(struct herald_conn *c, const struct herald_cam
 				  uint64_t *request_id)
 {
 	/* The audiences whose data struct herald_campaign_spec carries. */
-	if (spec->audience < HRL_AUD_USER || spec->audience > HRL_AUD_ALL ||
+	if (spec->audience < HRL_AUD_USER || spec->audience >= HRL_AUD_COUNT ||
 	    spec->channel_count > HRL_CAMPAIGN_CHANNELS_MAX || !spec->body)
 		return -EINVAL;
 	if (spec->audience == HRL_AUD_USER && !spec->user_id)
@@ -1938,6 +1985,10 @@ int herald_submit_campaign_create(struct herald_conn *c, const struct herald_cam
 		break;
 	case HRL_AUD_TAG:
 		herald_req_str(c, spec->tag_expr);
+		break;
+	case HRL_AUD_UPLOAD:
+		herald_req_u8(c, spec->upload_kind);
+		herald_req_str(c, or_empty(spec->columns));
 		break;
 	default: /* HRL_AUD_ALL: nothing follows */
 		break;
@@ -2012,6 +2063,45 @@ int herald_campaign_control(struct herald_conn *c, uint64_t campaign_id, uint8_t
 {
 	CALL(c, herald_submit_campaign_control(c, campaign_id, action, &id));
 	return herald_decode_campaign_control(&reply, state);
+}
+
+int herald_submit_campaign_upload(struct herald_conn *c, uint64_t campaign_id, uint32_t first_line,
+				  uint8_t last, const void *rows, size_t len, uint64_t *request_id)
+{
+	if (len && !rows)
+		return -EINVAL;
+	if (len > HRL_FRAME_BODY_BYTES_MAX - HRL_UPLOAD_FIXED_BYTES)
+		return -EMSGSIZE;
+	int rc = herald_req_begin(c, HRL_OP_CAMPAIGN_UPLOAD);
+	if (rc)
+		return rc;
+	herald_req_u64(c, campaign_id);
+	herald_req_u32(c, first_line);
+	herald_req_u8(c, last);
+	if (len)
+		herald_req_raw(c, rows, len);
+	return herald_req_end(c, request_id);
+}
+
+int herald_decode_campaign_upload(const struct herald_reply *r, struct herald_upload_result **out)
+{
+	void *root = NULL;
+	int rc = reply_decode(r, HRL_OP_CAMPAIGN_UPLOAD, &root);
+	if (!rc)
+		*out = root;
+	return rc;
+}
+
+int herald_campaign_upload(struct herald_conn *c, uint64_t campaign_id, uint32_t first_line,
+			   uint8_t last, const void *rows, size_t len, struct herald_upload_result **out)
+{
+	CALL(c, herald_submit_campaign_upload(c, campaign_id, first_line, last, rows, len, &id));
+	return herald_decode_campaign_upload(&reply, out);
+}
+
+void herald_upload_result_free(struct herald_upload_result *u)
+{
+	free(u);
 }
 
 int herald_submit_vendor_set(struct herald_conn *c, const struct herald_vendor_cfg *cfg,

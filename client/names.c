@@ -3,7 +3,7 @@
  * names.c - names of the protocol's enumerations (PROTOCOL.md 5.1: channels,
  * vendors, platforms, receipt states; the device states of 5.3, the
  * compaction states of 5.4; audiences, lanes, campaign states, control
- * actions and vendor targets of 5.10 and 5.11) and of
+ * actions and vendor targets of 5.10 and 5.11; upload kinds of 5.12) and of
  * libherald's return values, as tables
  * indexed by value. Error names (section 6, E_BAD_MAGIC = 1 .. E_STORE = 20)
  * come from net/wire.c's table, shared with the engine. Static data only;
@@ -113,6 +113,13 @@ static const char *const target_names[HRL_TARGET_COUNT] = {
 };
 _Static_assert(HRL_TARGET_WEBHOOK + 1 == HRL_TARGET_COUNT, "one name per vendor target");
 
+/* Value 0 is not a kind. The CLI's --upload-kind words, not the protocol's prose. */
+static const char *const upload_kind_names[HRL_UPLOAD_KIND_COUNT] = {
+	[HRL_UPLOAD_USER_IDS] = "users",
+	[HRL_UPLOAD_PHONES] = "phones",
+};
+_Static_assert(HRL_UPLOAD_PHONES + 1 == HRL_UPLOAD_KIND_COUNT, "one name per upload kind");
+
 static const char *name_of(const char *const *table, unsigned count, unsigned v)
 {
 	return v < count ? table[v] : NULL;
@@ -219,6 +226,16 @@ const char *herald_target_name(unsigned v)
 int herald_target_parse(const char *name)
 {
 	return parse_name(target_names, HRL_TARGET_COUNT, name);
+}
+
+const char *herald_upload_kind_name(unsigned v)
+{
+	return name_of(upload_kind_names, HRL_UPLOAD_KIND_COUNT, v);
+}
+
+int herald_upload_kind_parse(const char *name)
+{
+	return parse_name(upload_kind_names, HRL_UPLOAD_KIND_COUNT, name);
 }
 
 const char *herald_err_name(int code)

@@ -542,8 +542,10 @@ static bool enumerate_rows(struct emit_ctx *e)
 			r->cur_chunk = ci;
 			r->cur_first = first;
 			r->cur_off = 0;
-			for (uint64_t k = first; k < r->next; k++) /* resume inside the chunk */
-				r->cur_off += strcspn(r->cur_rows + r->cur_off, "\n") + 1;
+			for (uint64_t k = first; k < r->next && r->cur_off < r->cur_len; k++) { /* resume inside the chunk */
+				const char *nl = memchr(r->cur_rows + r->cur_off, '\n', r->cur_len - r->cur_off);
+				r->cur_off = nl ? (size_t)(nl - r->cur_rows) + 1 : r->cur_len;
+			}
 		}
 		const char *row = r->cur_rows + r->cur_off;
 		size_t len = 0;

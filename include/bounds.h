@@ -55,6 +55,12 @@
 #define HRL_VENDOR_BATCH_DEFAULT      1000u
 #define HRL_VENDOR_CONNS_MAX          64u             /* connections per core and target */
 #define HRL_VENDOR_CONNS_DEFAULT      4u
+#define HRL_UPLOAD_COLUMNS_MAX        16u             /* columns of an uploaded row after the first */
+#define HRL_UPLOAD_COLUMN_BYTES_MAX   64u             /* one column name */
+#define HRL_UPLOAD_ROW_BYTES_MAX      1024u           /* one uploaded row, without its LF */
+#define HRL_UPLOAD_CHUNK_BYTES_MAX    (448u << 10)    /* rows in one CAMPAIGN_UPLOAD */
+#define HRL_UPLOAD_FIXED_BYTES        13u             /* u64 campaign_id, u32 first_line, u8 last */
+#define HRL_UPLOAD_REPORTS_MAX        100u            /* rejected rows named in one answer */
 
 /* ---- partitions and cores --------------------------------------------- */
 #define HRL_PARTITIONS_DEFAULT        1024u
@@ -105,6 +111,9 @@ _Static_assert(HRL_CAMPAIGN_USERS_MAX * (2 + HRL_USER_ID_BYTES_MAX) < HRL_FRAME_
 	       "a full list audience fits one frame");
 _Static_assert(HRL_VENDOR_BATCH_DEFAULT <= HRL_VENDOR_BATCH_MAX, "default batch within max");
 _Static_assert(HRL_VENDOR_CONNS_DEFAULT <= HRL_VENDOR_CONNS_MAX, "default connections within max");
+_Static_assert(HRL_UPLOAD_FIXED_BYTES + HRL_UPLOAD_CHUNK_BYTES_MAX <= HRL_FRAME_BODY_BYTES_MAX,
+	       "a full upload chunk fits one frame");
+_Static_assert(HRL_UPLOAD_ROW_BYTES_MAX < HRL_UPLOAD_CHUNK_BYTES_MAX, "a row fits a chunk");
 _Static_assert(HRL_PARTITIONS_DEFAULT <= HRL_PARTITIONS_MAX, "default partitions within max");
 _Static_assert(HRL_CORES_MAX <= HRL_PARTITIONS_DEFAULT, "every core can own a partition");
 

@@ -263,8 +263,9 @@ int herald_state_parse(const char *name);
  * enum hrl_lane ("bulk", "transactional"), campaign states of enum
  * hrl_campaign_state ("running", "paused", "cancelled", "done"), control
  * actions of enum hrl_control ("pause", "resume", "cancel"), vendor targets
- * of enum hrl_target ("huawei", "xiaomi", "oppo", "vivo", "sms", "webhook")
- * and device states of enum hrl_device_state ("active", "invalid").
+ * of enum hrl_target ("huawei", "xiaomi", "oppo", "vivo", "sms", "webhook"),
+ * device states of enum hrl_device_state ("active", "invalid") and upload
+ * kinds of enum hrl_upload_kind ("users", "phones").
  */
 const char *herald_audience_name(unsigned v);
 int herald_audience_parse(const char *name);
@@ -276,6 +277,8 @@ int herald_control_parse(const char *name);
 const char *herald_target_name(unsigned v);
 int herald_target_parse(const char *name);
 const char *herald_device_state_name(unsigned v);
+const char *herald_upload_kind_name(unsigned v);
+int herald_upload_kind_parse(const char *name);
 
 /* ---- operations ------------------------------------------------------------
  *
@@ -579,23 +582,28 @@ int herald_campaign_counters(struct herald_conn *c, uint64_t campaign_id,
 			     struct herald_campaign_counters **out);
 void herald_campaign_counters_free(struct herald_campaign_counters *cc);
 
-/* ---- campaigns and vendors (PROTOCOL.md 5.8 - 5.11) --------------------------- */
+/* ---- campaigns and vendors (PROTOCOL.md 5.8 - 5.12) --------------------------- */
 
 /*
  * CAMPAIGN_CREATE (app): what to send, to whom, on which channels. title,
  * body and category are sent as given (NULL: ""); title and body are
  * templates (5.9), category the vendors' message class. Audience data:
  * user_id for HRL_AUD_USER, user_ids[0 .. user_count) for HRL_AUD_LIST,
- * tag_expr (5.8) for HRL_AUD_TAG, nothing for HRL_AUD_ALL; the fields of
- * the other audiences are ignored. The library refuses with -EINVAL only
- * what it cannot encode: an audience other than user, list, tag or all, a
- * channel_count over HRL_CAMPAIGN_CHANNELS_MAX, a user_count over 65535,
- * a NULL body or a NULL audience string. Everything else (no channel, a
- * list of 0 or more than HRL_CAMPAIGN_USERS_MAX users, a bad tag
- * expression or template) is for the engine to judge: E_INVALID_ARGUMENT
- * with a message naming the field and, for tag expressions and
- * templates, the byte offset. *campaign_id gets the new campaign's id
- * (non-zero). The campaign is durable before the answer.
+ * tag_expr (5.8) for HRL_AUD_TAG, nothing for HRL_AUD_ALL, upload_kind and
+ * columns for HRL_AUD_UPLOAD (5.12: the rows come later, by
+ * herald_campaign_upload); the fields of the other audiences are ignored.
+ * The library refuses with -EINVAL only what it cannot encode: an
+ * audience outside enum hrl_audience, a channel_count over
+ * HRL_CAMPAIGN_CHANNELS_MAX, a user_count over 65535, a NULL body or a
+ * NULL audience string (columns may be NULL: no columns). Everything else
+ * (no channel, a list of 0 or more than HRL_CAMPAIGN_USERS_MAX users, a
+ * bad tag expression or template, an upload kind outside enum
+ * hrl_upload_kind, bad column names, phone numbers on another channel than
+ * sms alone) is for the engine to judge: E_INVALID_ARGUMENT with a message
+ * naming the field and, for tag expressions and templates, the byte
+ * offset. *campaign_id gets the new campaign's id (non-zero). The
+ * campaign is durable before the answer; an upload campaign is created
+ * running with its upload open.
  */
 struct herald_campaign_spec {
 	uint8_t audience;                             /* enum hrl_audience */
@@ -609,6 +617,9 @@ struct herald_campaign_spec {
 	const char *const *user_ids;                  /* HRL_AUD_LIST */
 	size_t user_count;
 	const char *tag_expr;                         /* HRL_AUD_TAG */
+	uint8_t upload_kind;                          /* HRL_AUD_UPLOAD: enum hrl_upload_kind */
+	const char *columns;                          /* HRL_AUD_UPLOAD: "a,b": names of the fields
+	                                                 after the first (row.a, row.b); NULL or "": none */
 };
 int herald_submit_campaign_create(struct herald_conn *c, const struct herald_campaign_spec *spec,
 				  uint64_t *request_id);
@@ -658,6 +669,44 @@ int herald_submit_campaign_control(struct herald_conn *c, uint64_t campaign_id, 
 int herald_decode_campaign_control(const struct herald_reply *r, uint8_t *state);
 int herald_campaign_control(struct herald_conn *c, uint64_t campaign_id, uint8_t action,
 			    uint8_t *state);
+
+/*
+ * CAMPAIGN_UPLOAD (app): one chunk of the rows of an upload campaign
+ * (PROTOCOL.md 5.12). rows[0 .. len) is text: rows separated by LF, a final
+ * LF optional; each row the user id or phone number, then one ",value" per
+ * declared column. first_line is the line number of the chunk's first row
+ * (the engine numbers the rows from there in its reports); last is 1 for
+ * the chunk that closes the upload (may be empty), else 0 (sent as given:
+ * the engine refuses other values). rows may be NULL when len is 0. The
+ * library refuses with -EINVAL only a NULL rows with len > 0 and
+ * -EMSGSIZE a chunk that does not fit a frame; a chunk of more than
+ * HRL_UPLOAD_CHUNK_BYTES_MAX bytes is the engine's E_LIMIT_EXCEEDED.
+ *
+ * *out gets how many rows were accepted and rejected, and the line and
+ * reason of the first HRL_UPLOAD_REPORTS_MAX rejected ones. Rejected rows
+ * are skipped; the accepted ones are durable before the answer. Sending a
+ * chunk again adds its rows again: after a lost answer (-ETIMEDOUT,
+ * -ECONNRESET, -EPROTO) or E_STORE (which may leave part of the chunk
+ * taken) look at herald_campaign_status before re-sending. An
+ * answer whose reported is not min(rejected, HRL_UPLOAD_REPORTS_MAX), or
+ * with a reason that is empty or not printable ASCII, is -EPROTO.
+ */
+struct herald_upload_reject {
+	uint32_t line;              /* first_line + the row's index in the chunk */
+	const char *reason;         /* "empty row", "fewer fields than the campaign's columns", ... */
+};
+struct herald_upload_result {
+	uint32_t accepted;
+	uint32_t rejected;
+	uint16_t reported;          /* min(rejected, HRL_UPLOAD_REPORTS_MAX) */
+	struct herald_upload_reject *rejects; /* reported entries, in the engine's order */
+};
+int herald_submit_campaign_upload(struct herald_conn *c, uint64_t campaign_id, uint32_t first_line,
+				  uint8_t last, const void *rows, size_t len, uint64_t *request_id);
+int herald_decode_campaign_upload(const struct herald_reply *r, struct herald_upload_result **out);
+int herald_campaign_upload(struct herald_conn *c, uint64_t campaign_id, uint32_t first_line,
+			   uint8_t last, const void *rows, size_t len, struct herald_upload_result **out);
+void herald_upload_result_free(struct herald_upload_result *u);
 
 /*
  * VENDOR_SET (app): where, and as whom, this app's messages for one target

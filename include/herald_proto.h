@@ -145,9 +145,16 @@ enum hrl_audience {
 	HRL_AUD_LIST = 2, /* u16 n, n x str user_id */
 	HRL_AUD_TAG  = 3, /* str tag expression (5.8) */
 	HRL_AUD_ALL  = 4, /* every user of the app */
-	HRL_AUD_UPLOAD = 5, /* u8 kind, str columns; rows come by CAMPAIGN_UPLOAD (5.10) */
+	HRL_AUD_UPLOAD = 5, /* u8 kind, str columns; rows come by CAMPAIGN_UPLOAD (5.12) */
 };
 #define HRL_AUD_COUNT 6
+
+/* CAMPAIGN_CREATE u8 kind of an upload audience: what a row's first field is (5.12). */
+enum hrl_upload_kind {
+	HRL_UPLOAD_USER_IDS = 1, /* the app's user ids */
+	HRL_UPLOAD_PHONES   = 2, /* E.164 numbers, sent to by sms, no user needed */
+};
+#define HRL_UPLOAD_KIND_COUNT 3
 
 /* CAMPAIGN_CREATE u8 lane. */
 enum hrl_lane {

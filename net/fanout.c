@@ -475,7 +475,8 @@ int net_fanout_recover(struct net_server *s)
 {
 	int rc = recs_oom ? -ENOMEM : 0;
 	/* core 0's records in the order written (the APPS partition's sequence) */
-	qsort(recs, rec_count, sizeof(*recs), by_seq);
+	if (rec_count) /* qsort's array must not be NULL */
+		qsort(recs, rec_count, sizeof(*recs), by_seq);
 	uint64_t max_id = 0;
 	for (size_t i = 0; i < rec_count && !rc; i++) {
 		struct fan_rec *f = &recs[i];

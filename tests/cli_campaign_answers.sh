@@ -10,7 +10,9 @@
 #     --json` prints each field from its own offset;
 #   - broken ones (a byte short or over, a state, audience, lane or target
 #     outside its enum, progress over 1000000 ppm, campaign id 0, a target
-#     listed twice, a url over 255 bytes, a count the body cannot hold):
+#     listed twice, a url over 255 bytes, a count the body cannot hold; for
+#     CAMPAIGN_UPLOAD (5.12) a reported count other than min(rejected,
+#     100), an empty reason or one that is not printable ASCII):
 #     exit 3, "malformed answer", no crash or hang.
 # Exit 0 pass, 1 fail, 77 skip.
 
@@ -74,6 +76,11 @@ def status(state=2, audience=3, lane=1, ppm=654321, tail=b""):
     return (bytes([state, audience, lane, 0]) + struct.pack("<Q", 1700000000123)
             + b"".join(struct.pack("<Q", 101 + i) for i in range(10))
             + struct.pack("<II", ppm, 77) + tail)
+def upload(accepted, rejected, reports, count=None):
+    # u32 accepted, u32 rejected, u16 reported, reported x (u32 line, str reason)
+    n = len(reports) if count is None else count
+    return (struct.pack("<IIH", accepted, rejected, n)
+            + b"".join(struct.pack("<I", line) + s(why) for line, why in reports))
 def vendor(target, url=b"http://v:1", batch=500, conns=8, rate=300, quota=9000):
     return bytes([target]) + s(url) + struct.pack("<HHII", batch, conns, rate, quota)
 cases = {
@@ -104,6 +111,18 @@ cases = {
     "vlist_count": b"\x03" + vendor(1) + vendor(2),
     "vlist_count7": b"\x07" + b"".join(vendor(t) for t in (1, 2, 3, 4, 5, 6, 1)),
     "vlist_trailing": b"\x01" + vendor(1) + b"\x00",
+    "upload_ok": upload(7, 2, [(3, b"empty row"), (9, b"row longer than 1024 bytes")]),
+    "upload_clean": upload(5, 0, []),
+    "upload_cap": upload(0, 150, [(i, b"empty row") for i in range(1, 101)]),
+    "upload_short": upload(7, 2, [(3, b"a"), (9, b"b")])[:-1],
+    "upload_long": upload(7, 2, [(3, b"a"), (9, b"b")]) + b"\x00",
+    "upload_more": upload(7, 2, [(3, b"a"), (9, b"b"), (10, b"c")]),
+    "upload_fewer": upload(7, 2, [(3, b"a")]),
+    "upload_over_cap": upload(0, 150, [(i, b"empty row") for i in range(1, 102)]),
+    "upload_none_of_some": upload(7, 2, []),
+    "upload_empty_reason": upload(7, 1, [(3, b"")]),
+    "upload_ctrl_reason": upload(7, 1, [(3, b"bad\nrow")]),
+    "upload_count": upload(7, 2, [(3, b"a")], count=2),
 }
 for k, v in cases.items():
     print("%s\t%s" % (k, v.hex()))
@@ -189,5 +208,23 @@ expect_out vlist_empty '{"vendors":[]}'
 for bad in vlist_dup vlist_target0 vlist_target7 vlist_url256 vlist_count vlist_count7 \
 	vlist_trailing; do
 	run_case "$bad" 3 vendor list
+done
+# CAMPAIGN_UPLOAD: one chunk (a file of one row), answered by the case.
+printf 'alice\n' >"$tmp/rows"
+run_case upload_ok 5 --json campaign upload 9 "$tmp/rows"
+expect_out upload_ok '{"campaign_id":9,"first_line":1,"next_line":2,"accepted":7,"rejected":2,"closed":true,"chunks":1,"rejects":[{"line":3,"reason":"empty row"},{"line":9,"reason":"row longer than 1024 bytes"}],"rejects_not_listed":0}'
+grep -qx 'line 9: row longer than 1024 bytes' "$tmp/err" || { echo "FAIL: upload_ok stderr: $(cat "$tmp/err")"; exit 1; }
+run_case upload_clean 0 campaign upload 9 "$tmp/rows" --first-line 41
+expect_out upload_clean 'campaign 9: lines 41 to 41: 5 rows accepted, 0 rejected; upload closed'
+run_case upload_cap 5 --json campaign upload 9 "$tmp/rows"
+python3 -c 'import json, sys
+d = json.load(open(sys.argv[1]))
+assert len(d["rejects"]) == 100 and d["rejects_not_listed"] == 50, d' "$tmp/out" ||
+	{ echo "FAIL: upload_cap: $(cat "$tmp/out")"; exit 1; }
+for bad in upload_short upload_long upload_more upload_fewer upload_over_cap upload_none_of_some \
+	upload_empty_reason upload_ctrl_reason upload_count; do
+	run_case "$bad" 3 campaign upload 9 "$tmp/rows"
+	grep -q 'the answer for lines 1 to 1 was lost' "$tmp/err" ||
+		{ echo "FAIL: case '$bad': no lost-answer note: $(cat "$tmp/err")"; exit 1; }
 done
 echo ok

@@ -30,7 +30,7 @@ usage() {
 
 # --help: the usage line and the flags the command takes.
 for cmd in "campaign create" "campaign status" "campaign pause" "campaign resume" \
-	"campaign cancel" "vendor set" "vendor list"; do
+	"campaign cancel" "campaign upload" "vendor set" "vendor list"; do
 	# shellcheck disable=SC2086
 	run_cli 0 "$HERALD" $cmd --help
 	grep -q "^usage: herald .*$cmd" "$OUT" || fail "$cmd --help: $(cat "$OUT")"
@@ -46,7 +46,7 @@ for flag in --target --url --app-id --vendor-secret --vendor-secret2 --package -
 	grep -q -- "$flag" "$OUT" || fail "vendor set --help does not mention $flag"
 done
 run_cli 0 "$HERALD" campaign --help
-for sub in create status pause resume cancel counters; do
+for sub in create status pause resume cancel counters upload; do
 	grep -q "campaign $sub" "$OUT" || fail "campaign --help does not list $sub"
 done
 run_cli 0 "$HERALD" vendor --help
@@ -111,6 +111,32 @@ for sub in status pause resume cancel; do
 done
 usage 'unknown subcommand' campaign stop 1
 
+# campaign upload <campaign_id> <FILE|->, and the upload flags of create.
+printf 'alice\n' >"$CLI_TMP/rows"
+usage 'wrong number of arguments' campaign upload 1
+usage 'wrong number of arguments' campaign upload 1 "$CLI_TMP/rows" extra
+usage "bad campaign id 'x'" campaign upload x "$CLI_TMP/rows"
+usage "cannot read $CLI_TMP/missing" campaign upload 1 "$CLI_TMP/missing"
+usage "bad --chunk-kb '449'" campaign upload 1 "$CLI_TMP/rows" --chunk-kb 449
+usage "bad --chunk-kb '0'" campaign upload 1 "$CLI_TMP/rows" --chunk-kb 0
+usage "bad --first-line '0'" campaign upload 1 "$CLI_TMP/rows" --first-line 0
+usage "bad --first-line '4294967296'" campaign upload 1 "$CLI_TMP/rows" --first-line 4294967296
+usage 'flag --columns does not apply' campaign upload 1 "$CLI_TMP/rows" --columns a
+usage 'flag --keep-open does not apply' $c --audience upload --upload-kind users --channel push \
+	--body hi --keep-open
+usage 'needs --upload-kind' $c --audience upload --channel push --body hi
+usage "unknown upload kind 'ids'" $c --audience upload --upload-kind ids --channel push --body hi
+usage '--upload-kind does not go with --audience tag' $c --audience tag --tag-expr vip \
+	--upload-kind users --channel push --body hi
+usage '--file does not go with --audience list' $c --audience list --users a --file "$CLI_TMP/rows" \
+	--channel push --body hi
+usage '--chunk-kb goes with --file' $c --audience upload --upload-kind users --chunk-kb 8 \
+	--channel push --body hi
+usage '--wait with --audience upload needs --file' $c --audience upload --upload-kind users \
+	--channel push --body hi --wait
+usage "cannot read --file $CLI_TMP/missing" $c --audience upload --upload-kind users \
+	--file "$CLI_TMP/missing" --channel push --body hi
+
 # vendor set.
 v="vendor set"
 usage 'needs --target' $v --url http://127.0.0.1:1
@@ -134,6 +160,9 @@ for args in "$c --audience all --channel push,sms --body hi" \
 	"$c --audience list --users alice,bob --channel sms --title t --body b --category c" \
 	"$c --audience list --users-file $CLI_TMP/users --channel webhook --body hi" \
 	"$c --audience tag --tag-expr vip --channel push --body hi" \
+	"$c --audience upload --upload-kind phones --columns a,b --channel sms --body hi" \
+	"$c --audience upload --upload-kind users --file $CLI_TMP/rows --chunk-kb 448 --channel push --body hi --wait" \
+	"campaign upload 7 $CLI_TMP/rows --first-line 4294967295 --chunk-kb 1 --keep-open" \
 	"campaign status 1 --watch" "campaign pause 18446744073709551615" \
 	"$v --target webhook --url http://x/hook --vendor-secret s --batch 0 --rate 0" \
 	"$v --target sms --url https://x --app-id a --vendor-secret k --vendor-secret2 s2 \

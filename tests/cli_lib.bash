@@ -6,7 +6,10 @@
 # Gives each test a private engine and a way to run `herald` against it:
 #
 #   start_engine            heraldd on a free loopback port, empty data dir;
-#                           sets PORT, DATA, HERALD_SERVER (exported)
+#                           sets PORT, DATA, HERALD_SERVER (exported); more
+#                           heraldd options from the array ENGINE_OPTS, if
+#                           the test set it before (ENGINE_OPTS=(--vendor-sink
+#                           null)), for restart_engine too
 #   stop_engine             SIGTERM; fail unless it drains and exits 0
 #   restart_engine          heraldd again on the same data dir (new PORT)
 #   admin ARGS...           herald as admin (secret from $DATA/admin.secret)
@@ -94,7 +97,7 @@ engine_up() {
 		PORT=$(free_port)
 		[ "$keep" = 1 ] || rm -rf "$DATA"
 		"$HERALDD" --listen "127.0.0.1:$PORT" --data "$DATA" --cores 2 \
-			>>"$CLI_TMP/engine.log" 2>&1 &
+			${ENGINE_OPTS[@]+"${ENGINE_OPTS[@]}"} >>"$CLI_TMP/engine.log" 2>&1 &
 		ENGINE_PID=$!
 		for _ in $(seq 150); do
 			kill -0 "$ENGINE_PID" 2>/dev/null || break

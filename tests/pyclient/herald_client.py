@@ -69,6 +69,7 @@ OP_CAMPAIGN_STATUS = 0x0041
 OP_CAMPAIGN_CONTROL = 0x0042
 OP_VENDOR_SET = 0x0043
 OP_VENDOR_LIST = 0x0044
+OP_CAMPAIGN_UPLOAD = 0x0045
 
 OP_NAMES = {
     OP_HELLO: "HELLO", OP_AUTH: "AUTH", OP_PING: "PING", OP_STATS: "STATS",
@@ -82,7 +83,7 @@ OP_NAMES = {
     OP_CAMPAIGN_COUNTERS: "CAMPAIGN_COUNTERS",
     OP_CAMPAIGN_CREATE: "CAMPAIGN_CREATE", OP_CAMPAIGN_STATUS: "CAMPAIGN_STATUS",
     OP_CAMPAIGN_CONTROL: "CAMPAIGN_CONTROL", OP_VENDOR_SET: "VENDOR_SET",
-    OP_VENDOR_LIST: "VENDOR_LIST",
+    OP_VENDOR_LIST: "VENDOR_LIST", OP_CAMPAIGN_UPLOAD: "CAMPAIGN_UPLOAD",
 }
 
 E_BAD_MAGIC = 1
@@ -150,6 +151,13 @@ CAMPAIGN_BODY_BYTES_MAX = 4096
 CAMPAIGN_CATEGORY_BYTES_MAX = 64
 TAG_EXPR_BYTES_MAX = 4096
 PROGRESS_PPM_ALL = 1000000
+# Uploaded audiences (section 5.12).
+UPLOAD_USER_IDS, UPLOAD_PHONES = 1, 2
+UPLOAD_COLUMNS_MAX = 16
+UPLOAD_ROW_BYTES_MAX = 1024
+UPLOAD_CHUNK_BYTES_MAX = 448 * 1024
+UPLOAD_FIXED_BYTES = 13
+UPLOAD_REPORTS_MAX = 100
 # Vendors (section 5.11).
 TARGET_HUAWEI, TARGET_XIAOMI, TARGET_OPPO, TARGET_VIVO, TARGET_SMS, TARGET_WEBHOOK = 1, 2, 3, 4, 5, 6
 TARGET_NAMES = {1: "huawei", 2: "xiaomi", 3: "oppo", 4: "vivo", 5: "sms", 6: "webhook"}
@@ -571,11 +579,11 @@ def dec_campaign_counters(body):
 
 
 def enc_campaign_create(audience, channels, body, title="", category="", lane=LANE_BULK,
-                        user_id=None, user_ids=None, tag_expr=None):
+                        user_id=None, user_ids=None, tag_expr=None, upload_kind=None, columns=""):
     """Section 5.10, CAMPAIGN_CREATE: u8 audience, u8 lane, u8 channel_count,
     the channels (u8 each), str title, str body, str category, then the
     audience data: str user_id (user), u16 n + n x str (list), str tag
-    expression (tag), nothing (all)."""
+    expression (tag), nothing (all), u8 kind + str columns (upload, 5.12)."""
     w = Writer().u8(audience).u8(lane).u8(len(channels))
     for ch in channels:
         w.u8(ch)
@@ -588,6 +596,8 @@ def enc_campaign_create(audience, channels, body, title="", category="", lane=LA
             w.str(u)
     elif audience == AUD_TAG:
         w.str(tag_expr)
+    elif audience == AUD_UPLOAD:
+        w.u8(upload_kind).str(columns)
     return w.bytes()
 
 
@@ -639,6 +649,27 @@ def dec_campaign_control(body):
     if state not in CAMPAIGN_STATE_NAMES:
         raise ProtocolError("CAMPAIGN_CONTROL answer: state %d" % state)
     return state
+
+
+def enc_campaign_upload(campaign_id, first_line, last, rows):
+    """Section 5.12, CAMPAIGN_UPLOAD: u64 campaign_id, u32 first_line, u8
+    last, then the rows: the rest of the body, no length prefix."""
+    b = rows.encode("utf-8") if isinstance(rows, str) else bytes(rows)
+    return Writer().u64(campaign_id).u32(first_line).u8(last).raw(b).bytes()
+
+
+def dec_campaign_upload(body):
+    """Section 5.12: {"accepted", "rejected", "reported": [(line, reason), ...]};
+    reported names the first min(rejected, 100) rejected rows."""
+    r = Reader(body, "CAMPAIGN_UPLOAD answer")
+    out = {"accepted": r.u32(), "rejected": r.u32()}
+    n = r.u16()
+    out["reported"] = [(r.u32(), r.str()) for _ in range(n)]
+    r.done()
+    if n != min(out["rejected"], UPLOAD_REPORTS_MAX):
+        raise ProtocolError("CAMPAIGN_UPLOAD answer: %d reported of %d rejected"
+                            % (n, out["rejected"]))
+    return out
 
 
 def enc_vendor_set(target, url, app_id="", secret="", secret2="", package="", sign_name="",
@@ -952,7 +983,8 @@ class Connection:
 
     def campaign_create(self, audience, channels, body, **kw):
         """Returns the new campaign's id. kw: title, category, lane,
-        user_id, user_ids, tag_expr (see enc_campaign_create)."""
+        user_id, user_ids, tag_expr, upload_kind, columns (see
+        enc_campaign_create)."""
         return dec_campaign_create(self.call(OP_CAMPAIGN_CREATE,
                                              enc_campaign_create(audience, channels, body, **kw)))
 
@@ -963,6 +995,12 @@ class Connection:
         """Returns the campaign's new state."""
         return dec_campaign_control(self.call(OP_CAMPAIGN_CONTROL,
                                               enc_campaign_control(campaign_id, action)))
+
+    def campaign_upload(self, campaign_id, first_line, last, rows):
+        """One chunk of an upload campaign's rows (str or bytes); returns
+        dec_campaign_upload's dict."""
+        return dec_campaign_upload(self.call(OP_CAMPAIGN_UPLOAD,
+                                             enc_campaign_upload(campaign_id, first_line, last, rows)))
 
     def vendor_set(self, target, url, **kw):
         return dec_empty(self.call(OP_VENDOR_SET, enc_vendor_set(target, url, **kw)),

@@ -28,7 +28,7 @@ from herald_client import (  # noqa: E402
     OP_APP_ROTATE, OP_BIND, OP_UNBIND, OP_ALIAS_SET, OP_ALIAS_DEL,
     OP_ALIAS_LOOKUP, OP_TAG_ADD, OP_TAG_DEL, OP_ATTR_SET, OP_USER_SHOW,
     OP_RECEIPT_PUT, OP_HISTORY, OP_CAMPAIGN_COUNTERS, OP_CAMPAIGN_CREATE, OP_CAMPAIGN_STATUS,
-    OP_CAMPAIGN_CONTROL, OP_VENDOR_SET, OP_VENDOR_LIST,
+    OP_CAMPAIGN_CONTROL, OP_VENDOR_SET, OP_VENDOR_LIST, OP_CAMPAIGN_UPLOAD,
     E_BAD_MAGIC, E_UNSUPPORTED_VERSION, E_BAD_FLAGS, E_FRAME_TOO_LARGE,
     E_BAD_CRC, E_UNKNOWN_OPCODE, E_BAD_BODY, E_HELLO_REQUIRED,
     E_AUTH_REQUIRED, E_AUTH_FAILED, E_FORBIDDEN, E_NOT_FOUND, E_EXISTS,
@@ -44,11 +44,13 @@ ALL_OPS = [OP_HELLO, OP_AUTH, OP_PING, OP_STATS, OP_STORE_STATS, OP_APP_CREATE, 
            OP_APP_ROTATE, OP_BIND, OP_UNBIND, OP_ALIAS_SET, OP_ALIAS_DEL,
            OP_ALIAS_LOOKUP, OP_TAG_ADD, OP_TAG_DEL, OP_ATTR_SET, OP_USER_SHOW,
            OP_RECEIPT_PUT, OP_HISTORY, OP_CAMPAIGN_COUNTERS, OP_CAMPAIGN_CREATE,
-           OP_CAMPAIGN_STATUS, OP_CAMPAIGN_CONTROL, OP_VENDOR_SET, OP_VENDOR_LIST]
+           OP_CAMPAIGN_STATUS, OP_CAMPAIGN_CONTROL, OP_VENDOR_SET, OP_VENDOR_LIST,
+           OP_CAMPAIGN_UPLOAD]
 APP_OPS = [OP_BIND, OP_UNBIND, OP_ALIAS_SET, OP_ALIAS_DEL, OP_ALIAS_LOOKUP,
            OP_TAG_ADD, OP_TAG_DEL, OP_ATTR_SET, OP_USER_SHOW,
            OP_RECEIPT_PUT, OP_HISTORY, OP_CAMPAIGN_COUNTERS, OP_CAMPAIGN_CREATE,
-           OP_CAMPAIGN_STATUS, OP_CAMPAIGN_CONTROL, OP_VENDOR_SET, OP_VENDOR_LIST]
+           OP_CAMPAIGN_STATUS, OP_CAMPAIGN_CONTROL, OP_VENDOR_SET, OP_VENDOR_LIST,
+           OP_CAMPAIGN_UPLOAD]
 
 
 # ---- harness -------------------------------------------------------------------
@@ -1808,10 +1810,145 @@ def t_campaigns(ctx):
                             hc.CONTROL_PAUSE)
 
 
+def t_upload(ctx):
+    """Sections 5.9, 5.10, 5.12: upload audiences and CAMPAIGN_UPLOAD."""
+    with ctx.admin() as a:
+        for app in ("upl1", "upl2"):
+            ctx.apps[app] = a.app_create(app)["secret"]
+    with ctx.app("upl1") as c, ctx.app("upl2") as c2:
+        # Push devices of vendor xiaomi and no VENDOR_SET: every address fails
+        # at once ("no vendor configured"), so the campaigns finish alone.
+        for u in ("r1", "r2", "r3", "r4"):
+            c.bind(u, CH_PUSH, hc.VENDOR_XIAOMI, PLATFORM_ANDROID, "xm-token-" + u)
+
+        def upload_err(what, body, code=E_INVALID_ARGUMENT, want_msg=None, conn=None):
+            f = answer_of(conn or c, OP_CAMPAIGN_UPLOAD, body)
+            got = f.error() if f.is_error else None
+            if T.check(got is not None and got[0] == code,
+                       "%s: %s, got %r" % (what, hc.error_name(code), got)) and want_msg:
+                T.eq(got[1], want_msg, "%s: message" % what)
+
+        # ---- 5.10: audience 5, created running with its upload open
+        cid = c.campaign_create(hc.AUD_UPLOAD, [CH_PUSH], "Order {{row.order}}: {{row.amount|0}} EUR",
+                                title="Hi {{user_id}}", upload_kind=hc.UPLOAD_USER_IDS,
+                                columns="order,amount")
+        st = c.campaign_status(cid)
+        T.eq((st["state"], st["audience"]), (hc.CAMPAIGN_RUNNING, hc.AUD_UPLOAD),
+             "an upload campaign is created running, audience 5")
+        # ---- 5.12: rows, reasons by line, the rest proceeds
+        got = c.campaign_upload(cid, 1, 0, "r1,A1,10\nr2,A2\nr3,A3,30,x\n\nr 4,A4,40\nr4,A4,\nnobody,Z,0\n")
+        T.eq(got, {"accepted": 3, "rejected": 4, "reported": [
+            (2, "fewer fields than the campaign's columns"),
+            (3, "more fields than the campaign's columns"),
+            (4, "empty row"),
+            (5, "the first field holds a space or a byte that is not printable ASCII")]},
+            "chunk 1: broken rows named by line, an empty value and an unknown user accepted")
+        got = c.campaign_upload(cid, 8, 0, "r2,A2,20\n" + "y" * 1025 + "\nr3,A3,30\n" + "u" * 129 + ",a,b")
+        T.eq(got, {"accepted": 2, "rejected": 2, "reported": [
+            (9, "row longer than 1024 bytes"), (11, "user id must be 1 to 128 bytes")]},
+            "chunk 2: lines from first_line, no final LF")
+        time.sleep(0.3)
+        st = c.campaign_status(cid)
+        T.eq(st["state"], hc.CAMPAIGN_RUNNING, "not done while the upload is open")
+        T.check(st["progress_ppm"] < hc.PROGRESS_PPM_ALL,
+                "progress below 1000000 while open (%d)" % st["progress_ppm"])
+        T.eq(c.campaign_upload(cid, 12, 1, ""), {"accepted": 0, "rejected": 0, "reported": []},
+             "an empty last chunk closes the upload")
+        upload_err("after the last chunk", hc.enc_campaign_upload(cid, 12, 0, "r1,A,1\n"),
+                   want_msg="the upload is closed")
+        st = wait_finished(c, cid, "upload campaign")
+        check_finished(st, "upload campaign", state=hc.CAMPAIGN_DONE, audience=hc.AUD_UPLOAD,
+                       users_scanned=5, recipients=4, queued=4, failed=4, sent=0,
+                       progress_ppm=hc.PROGRESS_PPM_ALL)
+        T.eq([(r["campaign_id"], r["state"]) for r in c.history("r4")["receipts"]],
+             [(cid, STATE_FAILED)], "an uploaded user's outcome is a receipt")
+        T.eq(c.history("nobody")["receipts"], [], "a row naming no user sends nothing")
+
+        # The section 7 examples: the upload CAMPAIGN_CREATE and its CAMPAIGN_UPLOAD.
+        exid = hc.dec_campaign_create(c.call(OP_CAMPAIGN_CREATE, hc.enc_campaign_create(
+            hc.AUD_UPLOAD, [CH_PUSH], "Order {{row.order}} is on its way",
+            upload_kind=hc.UPLOAD_USER_IDS, columns="order")))
+        T.eq(c.campaign_upload(exid, 1, 1, "alice,A-17\nbob\n"),
+             {"accepted": 1, "rejected": 1,
+              "reported": [(2, "fewer fields than the campaign's columns")]},
+             "the CAMPAIGN_UPLOAD example of section 7")
+
+        # ---- phone numbers straight to sms
+        pid = c.campaign_create(hc.AUD_UPLOAD, [CH_SMS], "Hi {{row.name}}", upload_kind=hc.UPLOAD_PHONES,
+                                columns="name")
+        got = c.campaign_upload(pid, 1, 1, "+8613800000001,Li\n12345,Bad\n+1234567,Seven\n"
+                                "+1234567890123456,Sixteen\n+8613800000001x,Bad")
+        T.eq(got, {"accepted": 2, "rejected": 3, "reported": [
+            (2, "phone number must be E.164: + and 7 to 15 digits"),
+            (4, "phone number must be E.164: + and 7 to 15 digits"),
+            (5, "phone number must be E.164: + and 7 to 15 digits")]}, "phone rows")
+        st = wait_finished(c, pid, "phone upload")
+        check_finished(st, "phone upload", state=hc.CAMPAIGN_DONE, recipients=2, queued=2,
+                       no_address=0)
+        h = c.history("+8613800000001")["receipts"]
+        T.eq([r["campaign_id"] for r in h], [pid], "a number's outcome is a receipt under the number")
+
+        # ---- errors of CAMPAIGN_UPLOAD
+        lim = c.campaign_create(hc.AUD_UPLOAD, [CH_PUSH], "x", upload_kind=hc.UPLOAD_USER_IDS)
+        got = c.campaign_upload(lim, 1, 0, "r 1\n" * (hc.UPLOAD_CHUNK_BYTES_MAX // 4))
+        T.eq((got["accepted"], got["rejected"], len(got["reported"])),
+             (0, hc.UPLOAD_CHUNK_BYTES_MAX // 4, hc.UPLOAD_REPORTS_MAX),
+             "a chunk of 448 KiB: taken; the first 100 rejected rows named")
+        T.eq([line for line, _ in got["reported"]], list(range(1, 101)), "reported lines 1..100")
+        upload_err("a chunk over 448 KiB",
+                   hc.enc_campaign_upload(lim, 1, 0, "r1\n" * (hc.UPLOAD_CHUNK_BYTES_MAX // 3) + "r1"),
+                   E_LIMIT_EXCEEDED, "a chunk carries at most 448 KiB of rows")
+        upload_err("last 2", hc.enc_campaign_upload(lim, 1, 2, ""), want_msg="last must be 0 or 1")
+        upload_err("12 bytes", hc.enc_campaign_upload(lim, 1, 0, "")[:12])
+        upload_err("empty body", b"")
+        upload_err("unknown campaign", hc.enc_campaign_upload(2**64 - 1, 1, 0, "r1\n"), E_NOT_FOUND)
+        upload_err("another app's campaign", hc.enc_campaign_upload(lim, 1, 0, "r1\n"), E_NOT_FOUND,
+                   conn=c2)
+        other = c.campaign_create(hc.AUD_USER, [CH_PUSH], "x", user_id="r1")
+        upload_err("a campaign of another audience", hc.enc_campaign_upload(other, 1, 1, "r1\n"),
+                   want_msg="the campaign's audience is not an upload")
+        T.eq(c.campaign_control(lim, hc.CONTROL_CANCEL), hc.CAMPAIGN_CANCELLED, "cancel an open upload")
+        upload_err("a cancelled campaign", hc.enc_campaign_upload(lim, 1, 0, "r1\n"),
+                   want_msg="campaign is cancelled")
+
+        # ---- errors of CAMPAIGN_CREATE with audience 5
+        def create_err(what, body, want_msg=None):
+            f = answer_of(c, OP_CAMPAIGN_CREATE, body)
+            got = f.error() if f.is_error else None
+            if T.check(got is not None and got[0] == E_INVALID_ARGUMENT,
+                       "%s: E_INVALID_ARGUMENT, got %r" % (what, got)) and want_msg:
+                T.eq(got[1], want_msg, "%s: message" % what)
+
+        def up(channels=(CH_PUSH,), body="x", kind=hc.UPLOAD_USER_IDS, columns=""):
+            return hc.enc_campaign_create(hc.AUD_UPLOAD, list(channels), body, upload_kind=kind,
+                                          columns=columns)
+        create_err("kind 0", up(kind=0))
+        create_err("kind 3", up(kind=3))
+        create_err("phones on push", up(kind=hc.UPLOAD_PHONES),
+                   "an upload of phone numbers goes to the sms channel alone")
+        create_err("phones on sms and push", up(channels=(CH_SMS, CH_PUSH), kind=hc.UPLOAD_PHONES),
+                   "an upload of phone numbers goes to the sms channel alone")
+        create_err("empty column name", up(columns="a,,b"))
+        create_err("trailing comma", up(columns="a,"))
+        create_err("17 columns", up(columns=",".join("c%d" % i for i in range(17))))
+        create_err("column of 65 bytes", up(columns="c" * 65))
+        create_err("column with a space", up(columns="a b"))
+        create_err("undeclared column", up(body="Hi {{row.name}}", columns="order"),
+                   "body template: unknown template variable 'row.name' at 5")
+        create_err("no columns field", up()[:-2])
+        create_err("a byte over", up() + b"\x00")
+        T.check(c.campaign_create(hc.AUD_UPLOAD, [CH_PUSH], " ".join("{{row.c%d}}" % i for i in range(16)),
+                                  upload_kind=hc.UPLOAD_USER_IDS,
+                                  columns=",".join("c%d" % i for i in range(16))) > 0,
+                "16 columns of names A-Z a-z 0-9 _ - . read as row.<name>")
+        T.check(c.campaign_create(hc.AUD_UPLOAD, [CH_SMS], "x", upload_kind=hc.UPLOAD_PHONES,
+                                  columns="Ab_9-.x") > 0, "column name characters")
+
+
 SECTIONS = [
     t_admin_secret, t_hello, t_hello_required, t_auth, t_apps, t_stats, t_store_stats, t_ping,
     t_framing, t_bind, t_device_limit, t_alias, t_tags, t_attrs, t_receipt_put, t_history,
-    t_counters, t_pipelining, t_backpressure, t_many_connections, t_campaigns,
+    t_counters, t_pipelining, t_backpressure, t_many_connections, t_campaigns, t_upload,
 ]
 
 
