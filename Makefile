@@ -129,12 +129,15 @@ test: deps
 	BUILD=$(BUILD) tests/run
 	$(MAKE) --no-print-directory BUILD=$(BUILD) fuzz-build
 	@mkdir -p $(BUILD)/fuzz/corpus
-	$(FUZZ_BIN) -max_total_time=$(FUZZ_SECONDS) $(BUILD)/fuzz/corpus fuzz/seeds 2>&1 | tail -3
+	@# a crash must fail the target: keep the fuzzer's status, show its last lines
+	@$(FUZZ_BIN) -max_total_time=$(FUZZ_SECONDS) -artifact_prefix=$(BUILD)/fuzz/ $(BUILD)/fuzz/corpus fuzz/seeds \
+		> $(BUILD)/fuzz/last.log 2>&1; rc=$$?; tail -3 $(BUILD)/fuzz/last.log; exit $$rc
 
-$(FUZZ_BIN): fuzz/fuzz_wire.c $(BASE_SRC) $(WIRE_SRC) net/req.c
+FUZZ_FANOUT := fanout/campaign.c fanout/tagexpr.c fanout/template.c
+$(FUZZ_BIN): fuzz/fuzz_wire.c $(BASE_SRC) $(WIRE_SRC) net/req.c $(FUZZ_FANOUT)
 	@mkdir -p $(dir $@)
 	clang -std=gnu11 -g -O1 -D_GNU_SOURCE -I. -fsanitize=fuzzer,address,undefined \
-		-o $@ fuzz/fuzz_wire.c $(BASE_SRC) $(WIRE_SRC) net/req.c
+		-o $@ fuzz/fuzz_wire.c $(BASE_SRC) $(WIRE_SRC) net/req.c $(FUZZ_FANOUT)
 
 fuzz-build: $(FUZZ_BIN)
 

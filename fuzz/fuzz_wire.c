@@ -45,6 +45,8 @@
 
 #if __has_include("net/req.h")
 #include "net/req.h"
+#include "fanout/campaign.h"
+#include <errno.h>
 #define FUZZ_HAVE_REQ 1
 #endif
 
@@ -123,7 +125,8 @@ static void check_header(const uint8_t *p, struct net_hdr *h)
 	const char *name = net_op_name(h->opcode);
 	if (name)
 		FUZZ_ASSERT((h->opcode >= HRL_OP_HELLO && h->opcode <= HRL_OP_USER_SHOW) ||
-			    (h->opcode >= HRL_OP_RECEIPT_PUT && h->opcode <= HRL_OP_CAMPAIGN_COUNTERS));
+			    (h->opcode >= HRL_OP_RECEIPT_PUT && h->opcode <= HRL_OP_CAMPAIGN_COUNTERS) ||
+			    (h->opcode >= HRL_OP_CAMPAIGN_CREATE && h->opcode <= HRL_OP_CAMPAIGN_UPLOAD));
 }
 
 #ifdef FUZZ_HAVE_REQ
@@ -379,10 +382,56 @@ static void check_valid(uint16_t opcode, const union net_req *q)
 	}
 }
 
+/* The campaign operations' bodies are decoded by fanout/campaign.c (net/fanout.c calls it). */
+static bool fuzz_campaign_body(uint16_t opcode, const uint8_t *body, size_t len)
+{
+	char why[FAN_WHY_BYTES_MAX];
+	why[0] = 0;
+	if (opcode == HRL_OP_CAMPAIGN_CREATE) {
+		struct fan_spec s;
+		int rc = fan_spec_decode(body, len, &s, why);
+		FUZZ_ASSERT(rc == 0 || ((rc == -EINVAL || rc == -ENOMEM) && why[0]));
+		if (rc == 0 && s.audience == FAN_AUD_LIST) {
+			size_t pos = 0;
+			for (unsigned i = 0; i < s.list_count; i++) {
+				struct sto_bytes u = fan_spec_list_next(&s, &pos);
+				FUZZ_ASSERT(u.len >= 1 && u.len <= HRL_USER_ID_BYTES_MAX);
+			}
+			FUZZ_ASSERT(pos == s.list_bytes);
+		}
+		if (rc == 0 && s.audience == FAN_AUD_UPLOAD) { /* the rows of an upload after it: any bytes */
+			struct sto_bytes f[1 + FAN_COLUMNS_MAX];
+			unsigned nf;
+			if (!fan_row_split(&s, (const char *)body, len > FAN_ROW_BYTES_MAX ? 0 : len, f, &nf))
+				FUZZ_ASSERT(nf == 1u + s.column_count && f[0].len >= 1);
+		}
+		return true;
+	}
+	if (opcode == HRL_OP_VENDOR_SET) {
+		struct fan_vendor v;
+		int rc = fan_vendor_decode(body, len, &v, why);
+		FUZZ_ASSERT(rc == 0 || (rc == -EINVAL && why[0]));
+		if (rc == 0) { /* what is logged decodes to the same */
+			uint8_t *again = malloc(fan_vendor_bytes(&v));
+			struct fan_vendor w;
+			FUZZ_ASSERT(again);
+			fan_vendor_encode(&v, again);
+			FUZZ_ASSERT(fan_vendor_decode(again, fan_vendor_bytes(&v), &w, why) == 0);
+			FUZZ_ASSERT(!strcmp(v.url, w.url) && v.batch_max == w.batch_max && v.target == w.target);
+			free(again);
+		}
+		return true;
+	}
+	return opcode >= HRL_OP_CAMPAIGN_CREATE && opcode <= HRL_OP_CAMPAIGN_UPLOAD; /* fixed layouts, checked in place */
+}
+
 static void fuzz_request(uint16_t opcode, const uint8_t *body, size_t len)
 {
 	union net_req q;
 	const char *why = NULL;
+
+	if (fuzz_campaign_body(opcode, body, len))
+		return;
 
 	memset(&q, 0xA5, sizeof(q)); /* no field may be used unset */
 	int rc = net_req_decode(opcode, body, len, &q, &why);
@@ -424,6 +473,7 @@ static const uint16_t fuzz_opcodes[] = {
 	HRL_OP_ALIAS_LOOKUP, HRL_OP_TAG_ADD, HRL_OP_TAG_DEL, HRL_OP_ATTR_SET,
 	HRL_OP_USER_SHOW, 0x0000, 0x0005, 0x0029, 0xFFFF,
 	HRL_OP_RECEIPT_PUT, HRL_OP_HISTORY, HRL_OP_CAMPAIGN_COUNTERS, HRL_OP_TABLE_SIZE,
+	HRL_OP_CAMPAIGN_CREATE, HRL_OP_VENDOR_SET, HRL_OP_CAMPAIGN_CREATE, HRL_OP_CAMPAIGN_UPLOAD,
 };
 
 static void fuzz_request_direct(const uint8_t *data, size_t size)
