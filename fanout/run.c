@@ -38,6 +38,7 @@ static struct fan_batch *batch_get(struct fan_core *fc, struct fan_run *r, uint8
 	b->target = target;
 	b->state = FAN_B_FILLING;
 	b->first_ms = fc->now_ms;
+	b->call_id = ++fc->batch_seq;
 	fc->batches_out++;
 	r->batches_out++;
 	return b;
@@ -120,6 +121,7 @@ int fan_core_init(struct fan_core *fc, const struct fan_env *env, struct sto_use
 	fc->users = users;
 	fc->core = core;
 	fc->ncores = ncores;
+	fc->boot_ms = realtime_us() / 1000;
 	fc->runs = calloc(FAN_CAMPAIGNS_MAX, sizeof(*fc->runs));
 	fc->req_cap = 1u << 20;
 	fc->req_buf = malloc(fc->req_cap);
@@ -729,8 +731,8 @@ static void batch_req(struct fan_core *fc, struct fan_batch *b, const struct fan
 	if (for_answer) /* the parser reads the call and the addresses only */
 		return;
 	if (b->target == FAN_T_VIVO || b->target == FAN_T_WEBHOOK) {
-		snprintf(reqid, 40, "c%llu-%u-%llu", (unsigned long long)r->id, fc->core,
-			 (unsigned long long)b->sent_us);
+		snprintf(reqid, 64, "c%llu-%u-%llx-%llu", (unsigned long long)r->id, fc->core,
+			 (unsigned long long)fc->boot_ms, (unsigned long long)b->call_id);
 		req->request_id = reqid;
 	}
 	if (b->target == FAN_T_SMS) {
@@ -746,7 +748,7 @@ static ssize_t batch_encode(struct fan_core *fc, struct fan_batch *b, const stru
 	struct fan_msg msg;
 	struct fan_cred cred;
 	struct fan_req req;
-	char ts[32], nonce[40], reqid[40];
+	char ts[32], nonce[40], reqid[64];
 	batch_req(fc, b, v, &msg, &cred, &req, ts, nonce, reqid, false);
 	for (;;) {
 		ssize_t n = req.call == FAN_CALL_SMS ? fan_fmt_sms_signed(&req, v->secret2, fc->req_buf, fc->req_cap) :
@@ -901,7 +903,7 @@ void fan_batch_answer(struct fan_core *fc, struct fan_batch *b, int status, cons
 		struct fan_msg msg;
 		struct fan_cred cred;
 		struct fan_req req;
-		char ts[32], nonce[40], reqid[40];
+		char ts[32], nonce[40], reqid[64];
 		batch_req(fc, b, v, &msg, &cred, &req, ts, nonce, reqid, true);
 		fan_parse_answer(&req, status, body, len, b->out, &ans);
 		if (req.call == FAN_CALL_VIVO_SAVE) /* no per-address outcome: the call's is every address's */

@@ -119,6 +119,7 @@ struct fan_batch {
 	uint64_t first_ms;     /* when its first address came */
 	uint64_t retry_at_ms;
 	uint64_t sent_us;      /* enqueue of the call, for latency */
+	uint64_t call_id;      /* the request id vivo and webhooks get: the same on every retry */
 	char code[FAN_CODE_BYTES_MAX];
 	char task_id[FAN_TASK_ID_BYTES_MAX];
 	char *str;             /* tokens, user ids, personal texts */
@@ -249,7 +250,9 @@ struct fan_core {
 	struct fan_batch *waiting;               /* retries */
 	struct fan_batch *free;
 	uint32_t batches_out;                    /* allocated and in use */
-	uint64_t seq;                            /* SMS nonces, vivo request ids */
+	uint64_t seq;                            /* SMS nonces, retry jitter */
+	uint64_t batch_seq;                      /* call ids of the batches */
+	uint64_t boot_ms;                        /* when this run of the engine began: ids differ across restarts */
 	char *req_buf;                           /* one request being encoded */
 	size_t req_cap;
 	uint64_t lat_us[64];                     /* enqueue -> answer, log2 buckets of microseconds */
